@@ -1,0 +1,1 @@
+"""One driver per cloud behind one interface (see ``base``)."""

@@ -1,0 +1,1 @@
+"""The batch provider: models, driver and auth."""

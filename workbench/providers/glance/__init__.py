@@ -1,0 +1,1 @@
+"""The glance provider: models, driver and auth."""

@@ -1,0 +1,1 @@
+"""The kusto provider: models, driver and auth."""

@@ -1,0 +1,1 @@
+"""The yandex provider: models, driver and auth."""
