@@ -1,0 +1,1 @@
+"""The shared core: HTTP, errors, request log, operations, auth base."""
