@@ -70,15 +70,13 @@ class LogEntry:
 Subscriber = Callable[[LogEntry], None]
 
 
-#: Bodies up to this size are masked field by field after a full JSON parse;
-#: larger ones (big listings) are cut first and masked as text.
-_FULL_MASK_LIMIT = 256 * 1024
-
-
 def _excerpt(body: bytes | None, content_type: str, secrets: list[str], limit: int) -> str:
     if not body:
         return ""
-    if len(body) > _FULL_MASK_LIMIT:
+    # Only the excerpt is kept, so only a little more than it is masked: parsing
+    # every 1,000-image page in full would triple the cost of a big listing.
+    # A cut body does not parse and is masked as text (mask_json_text).
+    if len(body) > limit * 4:
         body = body[: limit * 4]
     masked = mask_body(body, content_type, secrets) or b""
     try:
