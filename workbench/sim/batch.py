@@ -8,13 +8,15 @@ absolute ``odata.nextLink``, case-insensitive query parameter names, the
 every error as a BatchError. Requests authenticate with a Microsoft Entra
 bearer token (audience "batch") or a Shared Key signature, verified the way the
 service does: HMAC-SHA256 of the canonical string with the account key.
+
+The catalog lives in ``batch_catalog``, the Shared Key canonical string and
+signature in ``batch_shared_key``; this module holds the HTTP service.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import re
@@ -31,10 +33,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from workbench.providers.batch.models import API_VERSION
-from workbench.providers.batch.odata import FilterSyntaxError, Predicate, compile_filter, parse_filter
+from workbench.providers.batch.odata import FilterSyntaxError, compile_filter, parse_filter
 from workbench.sim.app import PREFIXES
-from workbench.sim.config import SimConfig
+from workbench.sim.batch_catalog import BatchState, generated_images
+from workbench.sim.batch_shared_key import sign, string_to_sign
 from workbench.sim.context import SimContext
+from workbench.sim.http_util import service_root, simulator_root
 from workbench.sim.tokens import bearer
 
 #: api-versions this simulator answers (the real service accepts every released one).
@@ -80,251 +84,10 @@ class BatchApiError(Exception):
         self.headers = headers or {}
 
 
-# -- the catalog ----------------------------------------------------------------
-
-# The official example response (specs/azure-batch/AccountListSupportedImages*.json and
-# the seed), first and verbatim, so that its request gets its answer field for field.
-_EXAMPLE_IMAGES: tuple[dict, ...] = (
-    {"nodeAgentSKUId": "batch.node.centos 7",
-     "imageReference": {"publisher": "OpenLogic", "offer": "CentOS", "sku": "7.2", "version": "latest"},
-     "verificationType": "verified", "capabilities": ["DockerCompatible", "NvidiaTeslaDriverInstalled"],
-     "osType": "linux"},
-    {"nodeAgentSKUId": "batch.node.centos 7",
-     "imageReference": {"publisher": "OpenLogic", "offer": "CentOS", "sku": "7.1", "version": "latest"},
-     "verificationType": "unverified", "osType": "linux", "batchSupportEndOfLife": "2019-11-01T00:00:00.0Z"},
-    {"nodeAgentSKUId": "batch.node.debian 8",
-     "imageReference": {"publisher": "Credativ", "offer": "Debian", "sku": "8", "version": "latest"},
-     "verificationType": "verified", "osType": "linux"},
-    {"nodeAgentSKUId": "batch.node.windows amd64",
-     "imageReference": {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
-                        "sku": "2012-R2-Datacenter", "version": "latest"},
-     "verificationType": "verified", "osType": "windows"},
-    {"nodeAgentSKUId": "batch.node.windows amd64",
-     "imageReference": {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
-                        "sku": "2012-Datacenter", "version": "latest"},
-     "verificationType": "verified", "osType": "windows"},
-)
-
-_DOCKER = ("DockerCompatible",)
-_GPU = ("DockerCompatible", "NvidiaTeslaDriverInstalled")
-_HPC = ("DockerCompatible", "NvidiaTeslaDriverInstalled", "SupportsRDMAOnVmSizeFamily_HBv3",
-        "SupportsRDMAOnVmSizeFamily_NDv4")
-
-# (nodeAgentSKUId, publisher, offer, sku, osType, verificationType, capabilities, batchSupportEndOfLife)
-_CATALOG: tuple[tuple, ...] = (
-    ("batch.node.ubuntu 18.04", "Canonical", "UbuntuServer", "18.04-LTS", "linux", "verified", None,
-     "2024-05-31T00:00:00Z"),
-    ("batch.node.ubuntu 20.04", "Canonical", "0001-com-ubuntu-server-focal", "20_04-lts", "linux", "verified", None,
-     "2025-04-30T00:00:00Z"),
-    ("batch.node.ubuntu 20.04", "Canonical", "0001-com-ubuntu-server-focal", "20_04-lts-gen2", "linux", "verified",
-     None, "2025-04-30T00:00:00Z"),
-    ("batch.node.ubuntu 22.04", "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts", "linux", "verified", None,
-     None),
-    ("batch.node.ubuntu 22.04", "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", "linux", "verified",
-     None, None),
-    ("batch.node.ubuntu 20.04", "microsoft-azure-batch", "ubuntu-server-container", "20-04-lts", "linux", "verified",
-     _GPU, None),
-    ("batch.node.centos 7", "microsoft-azure-batch", "centos-container", "7-8", "linux", "verified", _GPU,
-     "2024-06-30T00:00:00Z"),
-    ("batch.node.centos 7", "OpenLogic", "CentOS", "7_9", "linux", "verified", None, "2024-06-30T00:00:00Z"),
-    ("batch.node.centos 7", "OpenLogic", "CentOS-HPC", "7_9-gen2", "linux", "verified", _HPC,
-     "2024-06-30T00:00:00Z"),
-    ("batch.node.el 8", "almalinux", "almalinux", "8-gen1", "linux", "unverified", None, None),
-    ("batch.node.el 8", "almalinux", "almalinux", "8-gen2", "linux", "unverified", None, None),
-    ("batch.node.el 9", "almalinux", "almalinux", "9-gen2", "linux", "unverified", None, None),
-    ("batch.node.el 8", "resf", "rockylinux-x86_64", "8-base", "linux", "unverified", None, None),
-    ("batch.node.el 9", "resf", "rockylinux-x86_64", "9-base", "linux", "unverified", None, None),
-    ("batch.node.debian 10", "Debian", "debian-10", "10", "linux", "verified", None, "2024-06-30T00:00:00Z"),
-    ("batch.node.debian 11", "Debian", "debian-11", "11", "linux", "verified", None, None),
-    ("batch.node.debian 11", "Debian", "debian-11", "11-gen2", "linux", "verified", None, None),
-    ("batch.node.debian 12", "Debian", "debian-12", "12", "linux", "unverified", None, None),
-    ("batch.node.ubuntu 20.04", "microsoft-dsvm", "ubuntu-hpc", "2004", "linux", "verified", _HPC, None),
-    ("batch.node.ubuntu 22.04", "microsoft-dsvm", "ubuntu-hpc", "2204", "linux", "verified", _HPC, None),
-    ("batch.node.ubuntu 20.04", "microsoft-dsvm", "ubuntu-2004", "2004-gen2", "linux", "verified", _GPU, None),
-    ("batch.node.windows amd64", "microsoft-dsvm", "dsvm-win-2019", "server-2019", "windows", "verified",
-     ("NvidiaTeslaDriverInstalled",), None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter-smalldisk",
-     "windows", "verified", None, "2023-10-10T00:00:00Z"),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter", "windows", "verified",
-     None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-smalldisk", "windows",
-     "verified", None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-with-Containers",
-     "windows", "verified", _DOCKER, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter", "windows", "verified",
-     None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter-Core", "windows",
-     "verified", None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter-gensecond", "windows",
-     "verified", None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter-with-Containers",
-     "windows", "verified", _DOCKER, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter", "windows", "verified",
-     None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-azure-edition",
-     "windows", "verified", None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-core", "windows",
-     "verified", None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-g2", "windows",
-     "verified", None, None),
-    ("batch.node.windows amd64", "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-smalldisk-g2",
-     "windows", "verified", None, None),
-)
-
-# Generated scale-test images cycle through these.
-_GEN_AGENTS = (
-    ("batch.node.ubuntu 22.04", "linux", "ubuntu"),
-    ("batch.node.ubuntu 20.04", "linux", "ubuntu"),
-    ("batch.node.el 9", "linux", "rhel"),
-    ("batch.node.debian 12", "linux", "debian"),
-    ("batch.node.windows amd64", "windows", "windows"),
-)
-_GEN_PUBLISHERS = ("contoso", "fabrikam", "northwind", "tailspin", "woodgrove")
-_GEN_EOL = "2024-12-31T00:00:00Z"
-
-
-def _image(row: tuple) -> dict:
-    agent, publisher, offer, sku, os_type, verification, capabilities, end_of_life = row
-    image: dict = {
-        "nodeAgentSKUId": agent,
-        "imageReference": {"publisher": publisher, "offer": offer, "sku": sku, "version": "latest"},
-        "verificationType": verification,
-        "osType": os_type,
-    }
-    if capabilities:
-        image["capabilities"] = list(capabilities)
-    if end_of_life:
-        image["batchSupportEndOfLife"] = end_of_life
-    return image
-
-
-def generated_images(count: int) -> list[dict]:
-    """``count`` distinct, plausible images, built as plain dicts (100,000 in well under a second)."""
-    images: list[dict] = []
-    append = images.append
-    docker = ["DockerCompatible"]  # shared: the catalog is never mutated
-    for i in range(count):
-        agent, os_type, family = _GEN_AGENTS[i % 5]
-        image = {
-            "nodeAgentSKUId": agent,
-            "imageReference": {
-                "publisher": _GEN_PUBLISHERS[(i // 5) % 5],
-                "offer": f"{family}-hpc-{i // 25:05d}",
-                "sku": f"{i % 25 + 1}-gen2",
-                "version": "latest",
-            },
-            "verificationType": "unverified" if i % 3 == 0 else "verified",
-            "osType": os_type,
-        }
-        if i % 4 == 0:
-            image["capabilities"] = docker
-        if i % 10 == 9:
-            image["batchSupportEndOfLife"] = _GEN_EOL
-        append(image)
-    return images
-
-
-def _dotnet_ticks(moment: datetime) -> int:
-    return (moment - datetime(1, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 10
-
-
-class BatchState:
-    """The supported-images catalog of one simulator instance.
-
-    The API has no writes, so the catalog is read-only once seeded and
-    concurrent requests share it without a lock.
-    """
-
-    def __init__(self, images: list[dict]) -> None:
-        self._images = images
-        self.last_modified = datetime.now(timezone.utc).replace(microsecond=0)
-        # Batch ETags look like 0x8DC2B1C8E9F0A12: the modification time in .NET ticks.
-        self.etag = f"0x{_dotnet_ticks(self.last_modified):X}"
-
-    @classmethod
-    def seeded(cls, config: SimConfig) -> "BatchState":
-        images = [json.loads(json.dumps(image)) for image in _EXAMPLE_IMAGES]
-        images.extend(_image(row) for row in _CATALOG)
-        images.extend(generated_images(config.seed_images))
-        return cls(images)
-
-    @property
-    def images(self) -> list[dict]:
-        return self._images
-
-    def page(self, predicate: Predicate | None, start: int, limit: int) -> tuple[list[dict], int | None]:
-        """Up to ``limit`` matching images from index ``start``, and where the next page starts."""
-        images = self._images
-        total = len(images)
-        if predicate is None:
-            end = min(start + limit, total)
-            return images[start:end], (end if end < total else None)
-        found: list[dict] = []
-        index = start
-        while index < total and len(found) < limit:
-            if predicate(images[index]):
-                found.append(images[index])
-            index += 1
-        # Look ahead so that the last page carries no nextLink.
-        while index < total and not predicate(images[index]):
-            index += 1
-        return found, (index if index < total else None)
-
-
-# -- Shared Key ------------------------------------------------------------------
-
-# The standard headers of the string to sign, in order (Batch's Shared Key scheme).
-SIGNED_HEADERS = (
-    "content-encoding", "content-language", "content-length", "content-md5", "content-type", "date",
-    "if-modified-since", "if-match", "if-none-match", "if-unmodified-since", "range",
-)
-
-
-def string_to_sign(method: str, headers: dict[str, str], path: str, query: Sequence[tuple[str, str]],
-                   account: str, *, lowercase_names: bool = True) -> str:
-    """The canonical string a Shared Key signature covers.
-
-    ``headers`` has lower-case names. ``query`` holds the URL-decoded parameters.
-    With ``lowercase_names`` the request is canonicalised as the Batch
-    authentication reference says (parameter names lower-cased and sorted,
-    repeated values sorted and comma-joined, Date blank when ocp-date is set);
-    without, names are kept as sent and the first value is used, which is what
-    the azure-batch SDKs sign (15.x sends ``timeOut``).
-    """
-    lines = [method.upper()]
-    # The reference: "If you set ocp-date, construct the signature with an empty
-    # value for the Date header." (The SDKs sign whatever headers they send.)
-    blank_date = lowercase_names and "ocp-date" in headers
-    lines.extend("" if name == "date" and blank_date else headers.get(name, "") for name in SIGNED_HEADERS)
-    ocp = sorted((name, value.strip()) for name, value in headers.items() if name.startswith("ocp-") and value)
-    text = "\n".join(lines) + "\n" + "".join(f"{name}:{value}\n" for name, value in ocp)
-    text += f"/{account}{path}"
-    grouped: dict[str, list[str]] = {}
-    for name, value in query:
-        grouped.setdefault(name.lower() if lowercase_names else name, []).append(value)
-    for name in sorted(grouped):
-        values = [v for v in grouped[name] if v]
-        if not values:
-            continue
-        text += f"\n{name}:" + (",".join(sorted(values)) if lowercase_names else values[0])
-    return text
-
-
-def sign(key: str, text: str) -> str:
-    """Base64 of HMAC-SHA256 over ``text`` with the (base64) account key."""
-    digest = hmac.new(base64.b64decode(key), text.encode("utf-8"), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
 # -- the HTTP service ---------------------------------------------------------------
 
-
-def _service_root(request: Request) -> str:
-    """The account URL ({batchUrl}) as this request reached it."""
-    return str(request.url.replace(path=request.scope.get("root_path", ""), query="")).rstrip("/")
-
-
 def _dotnet_time(moment: datetime) -> str:
+    """``moment`` as .NET writes it: seven fractional digits."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
@@ -343,7 +106,7 @@ def error_response(request: Request, status: int, code: str, message: str | None
     request_id = str(uuid.uuid4())
     text = message or MESSAGES.get(code, code)
     body: dict = {
-        "odata.metadata": _service_root(request) + ERROR_METADATA,
+        "odata.metadata": service_root(request) + ERROR_METADATA,
         "code": code,
         "message": {
             "lang": "en-US",
@@ -390,7 +153,7 @@ class BatchService:
         )])
 
     def _unauthorized(self, request: Request, detail: str) -> BatchApiError:
-        entra = _service_root(request).removesuffix(PREFIXES["batch"]) + PREFIXES["entra"]
+        entra = simulator_root(request, PREFIXES["batch"]) + PREFIXES["entra"]
         challenge = (f'Bearer authorization_uri="{entra}/{self.ctx.demo.entra_tenant_id}/oauth2/authorize", '
                      f'resource_id="https://batch.core.windows.net/"')
         return BatchApiError(401, "AuthenticationFailed", [("AuthenticationErrorDetail", detail)],
@@ -472,7 +235,7 @@ class BatchService:
 
         state = self.state
         page, next_index = state.page(predicate, start, max_results)
-        root = _service_root(request)
+        root = service_root(request)
         body: dict = {"odata.metadata": root + LIST_METADATA, "value": page}
         if next_index is not None:
             link_params = [("api-version", api_version)]

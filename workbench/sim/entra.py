@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
+from workbench.sim.http_util import media_type, service_root
 
 #: resource (without trailing slashes) -> token audience
 RESOURCE_AUDIENCES: dict[str, str] = {
@@ -46,11 +47,6 @@ class EntraError(Exception):
         self.error = error
         self.code = code
         self.description = description
-
-
-def _service_root(request: Request) -> str:
-    # root_path carries the mount prefix (and any proxy prefix before it).
-    return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
 
 
 class EntraService:
@@ -132,8 +128,7 @@ class EntraService:
     async def _form(self, request: Request) -> dict[str, str]:
         # Parsed by hand: Starlette's form parser needs python-multipart, and
         # Entra reads only url-encoded forms anyway (anything else lacks grant_type).
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
+        if media_type(request) != "application/x-www-form-urlencoded":
             return {}
         raw = (await request.body()).decode("utf-8", errors="replace")
         return dict(parse_qsl(raw, keep_blank_values=True))
@@ -218,7 +213,7 @@ class EntraService:
             # Discovery names an unknown tenant "invalid_tenant".
             exc.error = "invalid_tenant"
             return self._error(request, exc, trace_id, correlation_id)
-        authority = f"{_service_root(request)}/{tenant}"
+        authority = f"{service_root(request)}/{tenant}"
         suffix = "/v2.0" if version == 2 else ""
         oauth = f"{authority}/oauth2{suffix}"
         doc = {

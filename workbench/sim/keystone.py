@@ -25,10 +25,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
+from workbench.sim.http_util import ServiceRootWithoutSlash, simulator_root
 
 API_VERSION = {"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z"}
 MEDIA_TYPE = {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
@@ -138,8 +138,7 @@ def _iso(ts: float) -> str:
 
 def _root(request: Request) -> str:
     """Scheme, host and port (and any outer prefix) the client reached the simulator on."""
-    service = str(request.url.replace(path=request.scope.get("root_path", ""), query="")).rstrip("/")
-    return service.removesuffix(PREFIXES["keystone"])
+    return simulator_root(request, PREFIXES["keystone"])
 
 
 class KeystoneService:
@@ -295,24 +294,13 @@ class KeystoneService:
         ]
 
 
-class _ExactRoot:
-    """Serves ``/keystone/v3`` (no trailing slash, keystoneauth's auth_url) as ``/keystone/v3/``."""
-
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
-        self.app = app
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope = dict(scope, root_path=scope.get("root_path", "") + self.prefix, path=scope["path"] + "/")
-        await self.app(scope, receive, send)
-
-
 def mounts(ctx: SimContext) -> list[BaseRoute]:
     state = KeystoneState(ctx)
     ctx.states["keystone"] = state
     prefix = PREFIXES["keystone"]
     app = Router(routes=KeystoneService(state).routes())
-    return [Route(prefix, _ExactRoot(app, prefix)), Mount(prefix, app=app)]
+    # keystoneauth's auth_url has no trailing slash: /keystone/v3 is the root too.
+    return [Route(prefix, ServiceRootWithoutSlash(app, prefix)), Mount(prefix, app=app)]
 
 
 __all__ = ["KeystoneService", "KeystoneState", "mounts"]

@@ -11,7 +11,6 @@ Token endpoints are not wrapped in fault injection.
 from __future__ import annotations
 
 import jwt
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,7 +19,15 @@ from workbench.providers.yandex import models as ym
 from workbench.providers.yandex.models import Code
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
-from workbench.sim.yandex import YandexApiError, endpoint, json_body, service_app, timestamp, validation_error
+from workbench.sim.yandex_gateway import (
+    YandexApiError,
+    endpoint,
+    json_body,
+    parse_request,
+    service_app,
+    timestamp,
+    validation_error,
+)
 
 #: The Yandex account behind the demo OAuth token (ids of user accounts start with "aje")
 OAUTH_USER_ID = "ajedemouseraccount00"
@@ -33,11 +40,7 @@ class IamTokens:
         self.ctx = ctx
 
     async def create(self, request: Request) -> Response:
-        body = await json_body(request)
-        try:
-            spec = ym.CreateIamTokenRequest.model_validate(body)
-        except ValidationError as exc:
-            raise validation_error(ym.field_violations(exc)) from None
+        spec: ym.CreateIamTokenRequest = parse_request(ym.CreateIamTokenRequest, await json_body(request))
         if spec.yandex_passport_oauth_token:
             subject = self._oauth_subject(spec.yandex_passport_oauth_token)
         else:
