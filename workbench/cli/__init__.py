@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in ([], ["--demo"]):
+        # Straight to the app: building the full parser imports every command
+        # module, which costs the app's first frame time for nothing.
+        return _open_app(argparse.Namespace(demo=bool(argv)))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

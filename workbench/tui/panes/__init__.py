@@ -1,0 +1,1 @@
+"""The three panes of the main screen: profiles (left), images (centre), operations (bottom)."""

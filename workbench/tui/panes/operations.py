@@ -1,0 +1,366 @@
+"""The operations pane: every tracked operation, updated live.
+
+It subscribes to the workspace's ``OperationTracker``: each event carries a
+snapshot of the operation, which replaces its row. A timer keeps the elapsed
+times and "last poll" ages current while anything runs. When an operation
+finishes, the pane posts ``Finished`` so the app can refresh the image and
+tell the user.
+
+The rows are drawn on Textual's line API (``OperationsList``), like the images
+list: a thousand concurrent operations update without measuring a table, and
+the app's first frame does not pay for DataTable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from rich.segment import Segment
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from workbench.tui.widgets.image_list import fit_cell
+
+if TYPE_CHECKING:
+    from workbench.core.operations import Operation, OperationEvent, OperationTracker
+
+__all__ = ["OperationsList", "OperationsPane", "format_duration"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    key: str
+    title: str
+    width: int  # 0: takes the spare width
+    align: Literal["left", "right"] = "left"
+
+
+_COLUMNS: tuple[_Column, ...] = (
+    _Column("provider", "Provider", 8),
+    _Column("kind", "Kind", 7),
+    _Column("target", "Target", 0),
+    _Column("status", "Status", 10),
+    _Column("progress", "Progress", 12),
+    _Column("last_poll", "Last poll", 9),
+)
+_GUTTER = 1
+_MIN_TARGET = 12
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h04m``: short enough for a narrow column."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def operation_cells(op: Operation, now: float) -> dict[str, str]:
+    """The text of each column for ``op`` at time ``now`` (epoch seconds)."""
+    status = op.status.value
+    if op.timed_out:
+        status = "timed out"
+    elif op.cancel_requested and not op.done:
+        status = "canceling"
+    if op.done:
+        progress = f"in {format_duration(op.updated - op.started)}"
+    else:
+        elapsed = format_duration(now - op.started)
+        progress = f"{op.progress:.0%} · {elapsed}" if op.progress is not None else elapsed
+    if not op.last_poll:
+        last = "—"
+    elif op.done:
+        last = time.strftime("%H:%M:%S", time.localtime(op.last_poll))
+    else:
+        last = format_duration(now - op.last_poll) + " ago"
+    return {"provider": op.provider, "kind": op.kind, "target": op.target, "status": status,
+            "progress": progress, "last_poll": last}
+
+
+class OperationsList(ScrollView, can_focus=True):
+    """Operations, one per row, oldest first; the cursor picks one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("home", "cursor_first", "First", show=False),
+        Binding("end", "cursor_last", "Last", show=False),
+        Binding("c", "app.cancel_operation", "Cancel op"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "operations-list--header",
+        "operations-list--cursor",
+        "operations-list--running",
+        "operations-list--succeeded",
+        "operations-list--failed",
+        "operations-list--canceled",
+    }
+
+    DEFAULT_CSS = """
+    OperationsList {
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .operations-list--header { text-style: bold; background: $panel; }
+        & > .operations-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .operations-list--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .operations-list--running { text-style: bold; }
+        & > .operations-list--succeeded { color: $text-success; }
+        & > .operations-list--failed { color: $text-error; }
+        & > .operations-list--canceled { color: $text-warning; }
+    }
+    """
+
+    class Highlighted(Message):
+        def __init__(self, operations_list: OperationsList) -> None:
+            self.operations_list = operations_list
+            super().__init__()
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.operations: dict[str, Operation] = {}
+        self._order: list[str] = []
+        self._cursor = 0
+
+    # -- content -------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def highlighted(self) -> Operation | None:
+        if not self._order:
+            return None
+        return self.operations[self._order[self._cursor]]
+
+    def upsert(self, op: Operation) -> None:
+        new = op.id not in self.operations
+        self.operations[op.id] = op
+        if new:
+            self._order.append(op.id)
+            self.virtual_size = Size(0, len(self._order) + 1)
+            if len(self._order) == 1:
+                self.post_message(self.Highlighted(self))
+        self.refresh()
+
+    def remove(self, op_id: str) -> None:
+        if self.operations.pop(op_id, None) is None:
+            return
+        self._order.remove(op_id)
+        self._cursor = max(0, min(self._cursor, len(self._order) - 1))
+        self.virtual_size = Size(0, len(self._order) + 1)
+        self.refresh()
+        self.post_message(self.Highlighted(self))
+
+    def row_text(self, op_id: str) -> list[str]:
+        """The cells of ``op_id``'s row as shown (for tests and screen readers)."""
+        cells = operation_cells(self.operations[op_id], self.clock())
+        return [cells[column.key] for column in _COLUMNS]
+
+    # -- cursor --------------------------------------------------------------
+    def move_cursor(self, row: int) -> None:
+        row = max(0, min(row, len(self._order) - 1))
+        if row == self._cursor:
+            return
+        self._cursor = row
+        top, page = self.scroll_offset.y, max(1, self.scrollable_content_region.height - 1)
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + page:
+            self.scroll_to(y=row - page + 1, animate=False)
+        self.refresh()
+        self.post_message(self.Highlighted(self))
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
+
+    def action_cursor_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_cursor_last(self) -> None:
+        self.move_cursor(len(self._order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y > 0:
+            self.move_cursor(self.scroll_offset.y + offset.y - 1)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.refresh()
+
+    # -- rendering -----------------------------------------------------------
+    def _widths(self, width: int) -> list[int]:
+        fixed = sum(column.width for column in _COLUMNS) + len(_COLUMNS) - 1 + _GUTTER
+        return [column.width or max(_MIN_TARGET, width - fixed) for column in _COLUMNS]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        widths = self._widths(width)
+        if y == 0:
+            text = " " * _GUTTER + " ".join(
+                fit_cell(column.title, cell, column.align) for column, cell in zip(_COLUMNS, widths))
+            style = base + self.get_component_rich_style("operations-list--header")
+            return Strip([Segment(text, style)]).adjust_cell_length(width, style).crop(0, width)
+        row = self.scroll_offset.y + y - 1
+        if row >= len(self._order):
+            return Strip.blank(width, base)
+        op = self.operations[self._order[row]]
+        cells = operation_cells(op, self.clock())
+        style = base + self.get_component_rich_style(f"operations-list--{op.status.value}")
+        if row == self._cursor:
+            style += self.get_component_rich_style("operations-list--cursor")
+        text = " " * _GUTTER + " ".join(
+            fit_cell(cells[column.key], cell, column.align) for column, cell in zip(_COLUMNS, widths))
+        return Strip([Segment(text, style)]).adjust_cell_length(width, style).crop(0, width)
+
+
+class OperationsPane(Vertical):
+    """The bottom pane. ``attach(tracker)`` once the workspace exists."""
+
+    class Finished(Message):
+        """An operation reached a final status (a snapshot of it)."""
+
+        def __init__(self, operation: Operation) -> None:
+            self.operation = operation
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(id=id)
+        #: Epoch seconds now; tests and screenshots pin it.
+        self.clock = clock
+        self._tracker: OperationTracker | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._thread_id = threading.get_ident()
+
+    def compose(self) -> ComposeResult:
+        yield Static("Operations", classes="pane-title", id="operations-title")
+        yield OperationsList(clock=self.clock, id="operations-list")
+        yield Static("", id="operation-detail")
+
+    def on_mount(self) -> None:
+        self._thread_id = threading.get_ident()
+        self.set_interval(1.0, self._tick, name="operations clock")
+        self._update_title()
+        self._show_detail()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    @property
+    def table(self) -> OperationsList:
+        """The list of operations (the widget that takes the focus)."""
+        return self.query_one(OperationsList)
+
+    @property
+    def operations(self) -> dict[str, Operation]:
+        return self.table.operations
+
+    @property
+    def highlighted(self) -> Operation | None:
+        return self.table.highlighted
+
+    # -- the tracker -----------------------------------------------------------
+    def attach(self, tracker: OperationTracker) -> None:
+        """Show ``tracker``'s operations and follow its events."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._tracker = tracker
+        for op in tracker.operations:
+            self.upsert(op.snapshot())
+        self._unsubscribe = tracker.subscribe(self._on_event)
+
+    def _on_event(self, event: OperationEvent) -> None:
+        # The tracker polls on the app's loop; a tracker driven from another
+        # thread (a notebook) must not touch widgets directly.
+        if threading.get_ident() != self._thread_id:
+            self.app.call_from_thread(self._apply_event, event)
+        else:
+            self._apply_event(event)
+
+    def _apply_event(self, event: OperationEvent) -> None:
+        op = event.operation
+        if event.kind == "removed":
+            self.remove(op.id)
+            return
+        self.upsert(op)
+        if event.kind == "finished":
+            self.post_message(self.Finished(op))
+
+    def can_cancel(self, op: Operation) -> bool:
+        if op.done or self._tracker is None:
+            return False
+        poller = self._tracker.poller_for(op)
+        return poller is not None and poller.can_cancel
+
+    # -- rows ------------------------------------------------------------------
+    def upsert(self, op: Operation) -> None:
+        """Add or update the row of ``op``."""
+        self.table.upsert(op)
+        self._update_title()
+        highlighted = self.highlighted
+        if highlighted is not None and highlighted.id == op.id:
+            self._show_detail()
+
+    def remove(self, op_id: str) -> None:
+        self.table.remove(op_id)
+        self._update_title()
+
+    def _tick(self) -> None:
+        if any(not op.done for op in self.operations.values()):
+            self.table.refresh()
+
+    def _update_title(self) -> None:
+        running = sum(1 for op in self.operations.values() if not op.done)
+        total = len(self.operations)
+        text = f"Operations · {running} running · {total} in all" if total else "Operations · none yet"
+        self.query_one("#operations-title", Static).update(Text(text))
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#operation-detail", Static)
+        op = self.highlighted
+        if op is None:
+            detail.update(Text("Operations started here or in earlier sessions appear here.", style="italic"))
+            return
+        parts = [op.description or f"{op.kind} {op.target}", f"profile {op.profile or '?'}", f"{op.polls} polls"]
+        if not op.done:
+            parts.append("c cancels" if self.can_cancel(op) else "no cancel in this API")
+        text = Text(" · ".join(parts))
+        if op.error:
+            text.append("\n")
+            text.append(op.error, style="bold red" if op.status.value == "failed" else "italic")
+        detail.update(text)
+
+    def on_operations_list_highlighted(self, event: OperationsList.Highlighted) -> None:
+        event.stop()
+        self._show_detail()
