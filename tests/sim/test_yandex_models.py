@@ -25,7 +25,6 @@ from workbench.providers.yandex.models import (
     Image,
     ImageStatus,
     ListImagesRequest,
-    ListImagesResponse,
     Operation,
     OsType,
     Status,
