@@ -7,71 +7,31 @@ secrets in the session's memory; the app is given that workspace.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import keyring
-import keyring.errors
 import pytest
-from keyring.backend import KeyringBackend
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
+from tests.tui.helpers import KustoRenameEditor, MemoryKeyring, SimWorkspace, make_workspace, plain, wait_for
 from workbench.connect import Workspace
 from workbench.core.operations import OperationStatus
 from workbench.profiles.importers import from_simulator
-from workbench.sim.app import build_app, endpoints_document
 from workbench.sim.config import SimConfig
-from workbench.sim.context import SimContext
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import APP_COMMANDS
-from workbench.tui.editors.base import EditorWidget, FieldError
 from workbench.tui.panes.profiles import ProfileStatus
 from workbench.tui.screens.editor import EditorScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.inspector import InspectorScreen
 from workbench.tui.screens.profile_form import ProfileFormScreen
 
-BASE = "http://sim.test"
 SIZE = (120, 40)
 
 
 # -- helpers ------------------------------------------------------------------------
-
-
-class SimWorkspace:
-    """A workspace on an in-process simulator, with the demo profiles."""
-
-    def __init__(self, home: Path, config: SimConfig | None = None) -> None:
-        self.context = SimContext(config or SimConfig(operation_polls=2, operation_retry_after=0))
-        self.asgi = build_app(context=self.context)
-        self.endpoints = endpoints_document(BASE, self.context)
-        self.warnings: list[str] = []
-        self.workspace = Workspace(home, transport=httpx.ASGITransport(app=self.asgi),
-                                   on_warning=self.warnings.append)
-        for candidate in from_simulator(self.endpoints):
-            self.workspace.profiles.save(candidate.profile)
-            candidate.use_for_session(self.workspace.secrets)
-
-
-def make_workspace(home: Path, config: SimConfig | None = None) -> SimWorkspace:
-    return SimWorkspace(home, config)
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll ``condition`` (letting the app run) until it is truthy, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def open_profile(pilot: Pilot, app: WorkbenchApp, name: str) -> None:
@@ -91,51 +51,9 @@ async def open_profile(pilot: Pilot, app: WorkbenchApp, name: str) -> None:
     await wait_for(pilot, lambda: app.images.profile == name and app.images.stream.done, f"{name}'s images")
 
 
-def plain(widget: Any) -> str:
-    """What a ``Static`` shows, as plain text (markup, Rich renderables and Content alike)."""
-    from rich.console import Console
-
-    content = widget.content
-    console = Console(width=300, color_system=None, record=True, file=open(os.devnull, "w"))
-    console.print(content)
-    return console.export_text()
-
-
 async def list_directly(workspace: Workspace, profile: str) -> list[str]:
     driver = workspace.driver(profile)
     return [image.id async for image in driver.list_images()]
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps passwords in memory (secure enough for a test)."""
-
-    priority = 10  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.passwords:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.passwords[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -180,10 +98,6 @@ async def test_pick_a_profile_and_list_its_images(sim: SimWorkspace) -> None:
 
 @pytest.mark.parametrize("profile", ["demo-glance", "demo-ims"])
 async def test_glance_and_ims_profiles_list_with_their_columns(sim: SimWorkspace, profile: str) -> None:
-    from workbench import connect
-
-    if "glance" not in connect._OPENERS:
-        pytest.skip("workbench.connect cannot open Glance/IMS profiles yet (no opener registered)")
     app = WorkbenchApp(sim.workspace)
     async with app.run_test(size=SIZE) as pilot:
         await open_profile(pilot, app, profile)
@@ -443,24 +357,6 @@ async def test_operations_of_an_earlier_session_are_resumed(tmp_path: Path) -> N
 # -- the editor host -------------------------------------------------------------------
 
 
-class KustoRenameEditor(EditorWidget):
-    """A minimal editor: the name of the Kusto image to rebuild on Python 3.11.7."""
-
-    title = "Test editor"
-
-    def compose(self):
-        yield Input(self.image.name if self.image is not None else "", id="image-name")
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.request_changed()
-
-    def build_request(self):
-        name = self.query_one("#image-name", Input).value
-        if not name:
-            raise FieldError("image-name", "required")
-        return self.driver.update(name, language_version="3.11.7")
-
-
 async def test_a_failing_request_keeps_the_edit(sim: SimWorkspace) -> None:
     app = WorkbenchApp(sim.workspace)
     async with app.run_test(size=SIZE) as pilot:
@@ -517,8 +413,7 @@ async def test_editor_keys_open_the_host_with_the_highlighted_image(sim: SimWork
         assert screen.image is image and screen.provider == "yandex"
         title = plain(screen.query_one("#editor-title"))
         assert image.name in title
-        if screen.editor is None:  # the editors package is not there yet: a clear placeholder
-            assert "No editor" in screen.placeholder or "nothing to edit" in screen.placeholder
+        assert screen.editor is not None, screen.placeholder
         await pilot.press("escape")
         assert not isinstance(app.screen, EditorScreen)
         # Keys of the main screen do nothing under another screen.
@@ -628,4 +523,167 @@ async def test_edit_a_profile_and_test_from_the_tree(sim: SimWorkspace, memory_k
         await pilot.press("t")
         await wait_for(pilot, lambda: app.profiles.status("demo-kusto") is ProfileStatus.AUTH_FAILED,
                        "the test to fail")
+    await sim.workspace.aclose()
+
+
+def batch_url(sim: SimWorkspace) -> str:
+    batch = sim.endpoints["batch_account"]
+    return batch["url"] if "url" in batch else sim.endpoints["batch"]
+
+
+async def open_add_form(pilot: Pilot, app: WorkbenchApp, provider: str) -> ProfileFormScreen:
+    await wait_for(pilot, app.ready.is_set, "the workspace")
+    await pilot.press("a")
+    screen = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, ProfileFormScreen) else None,
+                            "the profile form")
+    screen.query_one("#field-provider", Select).value = provider
+    await wait_for(pilot, lambda: str(screen.query_one("#field-auth-method", Select).value)
+                   in {"shared_key", "client_secret"} and screen.provider == provider, f"the {provider} fields")
+    await pilot.pause()
+    return screen
+
+
+async def test_adding_a_profile_under_a_taken_name_leaves_its_secret_alone(
+    sim: SimWorkspace, memory_keyring: MemoryKeyring
+) -> None:
+    from keyring.backends import fail
+
+    store, secrets = sim.workspace.profiles, sim.workspace.secrets
+    secrets.set("demo-batch", "account_key", "ORIGINAL-KEY")
+    before = (store.directory / "demo-batch.toml").read_bytes()
+    batch = sim.endpoints["batch_account"]
+    app = WorkbenchApp(sim.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_add_form(pilot, app, "batch")
+        await fill(pilot, screen, {"field-name": "demo-batch", "field-account-url": batch_url(sim),
+                                   "field-account-name": batch["name"], "field-secret--account-key": "NEW-KEY"})
+        await pilot.press("ctrl+s")
+        # Neither the other profile's secret nor its file changed.
+        assert memory_keyring.passwords == {("workbench", "demo-batch:account_key"): "ORIGINAL-KEY"}
+        assert (store.directory / "demo-batch.toml").read_bytes() == before
+        assert app.screen is screen
+        assert "already exists" in plain(screen.query_one("#form-errors"))
+        assert screen.query_one("#field-name").has_class("-invalid")
+
+        # A free name, but no secure keyring for the secret: nothing is written at all.
+        keyring.set_keyring(fail.Keyring())
+        await fill(pilot, screen, {"field-name": "new-batch"})
+        await pilot.press("ctrl+s")
+        assert "keyring" in plain(screen.query_one("#form-errors"))
+        assert not store.exists("new-batch")
+
+        # With the keyring back, it is saved, then its secret stored.
+        keyring.set_keyring(memory_keyring)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ProfileFormScreen), "the form to close")
+        assert store.exists("new-batch")
+        assert memory_keyring.passwords == {("workbench", "demo-batch:account_key"): "ORIGINAL-KEY",
+                                            ("workbench", "new-batch:account_key"): "NEW-KEY"}
+    await sim.workspace.aclose()
+
+
+async def test_editing_a_profile_changed_elsewhere_leaves_its_secret_alone(
+    sim: SimWorkspace, memory_keyring: MemoryKeyring
+) -> None:
+    store, secrets = sim.workspace.profiles, sim.workspace.secrets
+    secrets.set("demo-kusto", "client_secret", "ORIGINAL-SECRET")
+    app = WorkbenchApp(sim.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, app.ready.is_set, "the workspace")
+        screen = ProfileFormScreen(sim.workspace, store.load("demo-kusto"))
+        await app.push_screen(screen)
+        await pilot.pause()
+        await fill(pilot, screen, {"field-description": "mine", "field-secret--client-secret": "NEW-SECRET"})
+        # Someone else (the command line, another window) saves the profile meanwhile.
+        store.save(store.load("demo-kusto").with_settings({"description": "theirs"}))
+        await pilot.press("ctrl+s")
+        assert "changed by someone else" in plain(screen.query_one("#form-errors"))
+        assert app.screen is screen
+        assert store.load("demo-kusto").description == "theirs"
+        assert memory_keyring.passwords == {("workbench", "demo-kusto:client_secret"): "ORIGINAL-SECRET"}
+    await sim.workspace.aclose()
+
+
+async def test_a_test_that_cannot_open_the_driver_says_why(sim: SimWorkspace) -> None:
+    batch = sim.endpoints["batch_account"]
+    typed_key = "not a base64 key"
+    app = WorkbenchApp(sim.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_add_form(pilot, app, "batch")
+        await fill(pilot, screen, {"field-name": "bad-key", "field-account-url": batch_url(sim),
+                                   "field-account-name": batch["name"], "field-secret--account-key": typed_key})
+        await pilot.press("ctrl+r")
+        # open_driver raises a plain ValueError for this key: it is shown, not left at "testing…".
+        await wait_for(pilot, lambda: screen.test_status is ProfileStatus.ERROR, "the test to fail")
+        shown = plain(screen.query_one("#form-test-result"))
+        assert "not a base64 Batch account key" in shown and "testing" not in shown
+        assert typed_key not in shown
+    await sim.workspace.aclose()
+
+
+async def test_copy_as_curl_of_a_body_cut_in_the_log(sim: SimWorkspace) -> None:
+    # A requirements file of ~12 KB: the log keeps a 4,096-character excerpt of the body.
+    requirements = "".join(f"package-number-{i:04d}==1.{i}.0\n" for i in range(400))
+    app = WorkbenchApp(sim.workspace)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, app.ready.is_set, "the workspace")
+        driver = sim.workspace.driver("demo-kusto")
+        request = driver.create_or_update("big-requirements", language_version="3.10.8", requirements=requirements)
+        sent_body = driver.preview(request).body
+        assert sent_body is not None and len(sent_body) > 8192
+        await driver.send(request)
+        await pilot.press("i")
+        screen = app.screen
+        assert isinstance(screen, InspectorScreen)
+        index = next(i for i, e in enumerate(screen.entries) if e.method == "PUT" and "big-requirements" in e.url)
+        assert len(screen.entries[index].request_body) < len(sent_body)
+        screen.query_one("#log-entries").highlighted = index
+        await pilot.pause()
+        await pilot.press("c")
+        copied = app.clipboard
+        assert copied == screen.copied
+        first, _, command = copied.partition("\n")
+        assert first == f"# body truncated in the log ({len(sent_body):,} bytes): see the editor's preview"
+        assert command.startswith("curl \\\n  -X PUT \\\n") and "big-requirements" in command
+        assert "--data-raw" not in command and "more characters" not in command
+        assert any("truncated" in str(n.message) for n in app._notifications)
+        assert "--data-raw" not in plain(screen.query_one("#entry-curl"))
+        # A body logged whole is still copied with it.
+        token = next(i for i, e in enumerate(screen.entries) if "/oauth2/v2.0/token" in e.url)
+        screen.query_one("#log-entries").highlighted = token
+        await pilot.pause()
+        await pilot.press("c")
+        assert app.clipboard.startswith("curl") and "--data-raw" in app.clipboard
+    await sim.workspace.aclose()
+
+
+class RefusingKeyring(MemoryKeyring):
+    """A keyring that is there but refuses to store (locked, say)."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.PasswordSetError("the keyring is locked")
+
+
+async def test_a_secret_the_keyring_refuses_after_the_save_can_be_stored_again(
+    sim: SimWorkspace, memory_keyring: MemoryKeyring
+) -> None:
+    store = sim.workspace.profiles
+    batch = sim.endpoints["batch_account"]
+    app = WorkbenchApp(sim.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_add_form(pilot, app, "batch")
+        await fill(pilot, screen, {"field-name": "locked-batch", "field-account-url": batch_url(sim),
+                                   "field-account-name": batch["name"], "field-secret--account-key": batch["key"]})
+        keyring.set_keyring(RefusingKeyring())
+        await pilot.press("ctrl+s")
+        errors = plain(screen.query_one("#form-errors"))
+        assert "was saved, but a secret was not stored" in errors and "locked" in errors
+        assert batch["key"] not in errors
+        assert store.exists("locked-batch") and app.screen is screen
+        # The form now edits the saved profile: saving again is no conflict.
+        assert screen.editing and screen.query_one("#field-name", Input).disabled
+        keyring.set_keyring(memory_keyring)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ProfileFormScreen), "the form to close")
+        assert memory_keyring.passwords == {("workbench", "locked-batch:account_key"): batch["key"]}
     await sim.workspace.aclose()

@@ -10,7 +10,6 @@ inline errors, and what the simulator ends up with after ``ctrl+s``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, RadioButton, Select, Switch, TextArea
 
+from tests.tui.helpers import HeldResponses, SimWorkspace, wait_for
 from workbench.connect import Workspace
 from workbench.core.images import ImageSummary
 from workbench.core.operations import Operation, OperationStatus
@@ -57,22 +57,10 @@ def app(workspace: Workspace) -> WorkbenchApp:
     return WorkbenchApp(workspace=workspace, close_workspace=False)
 
 
-async def until(pilot: Pilot, condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll ``condition`` (letting the app run) until it is true, or fail after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
 async def open_profile(app: WorkbenchApp, pilot: Pilot, profile: str) -> None:
-    await until(pilot, app.ready.is_set, "the workspace")
+    await wait_for(pilot, app.ready.is_set, "the workspace")
     app.open_profile(profile)
-    await until(pilot, lambda: app.images.profile == profile and not app.images.loading
+    await wait_for(pilot, lambda: app.images.profile == profile and not app.images.loading
                 and app.images.image_list.shown_count > 0, f"{profile}'s images")
 
 
@@ -85,7 +73,7 @@ async def open_editor(app: WorkbenchApp, pilot: Pilot, profile: str, *, new: boo
     if which is not None:
         images.move_cursor(next(i for i, image in enumerate(images.shown_images) if which(image)))
     await pilot.press("l", "n" if new else "e")
-    screen = await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen, "the editor")
+    screen = await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen, "the editor")
     assert screen.editor is not None, screen.placeholder
     await pilot.pause()
     return screen
@@ -131,15 +119,15 @@ async def send(pilot: Pilot, screen: EditorScreen) -> None:
 
 async def confirm(pilot: Pilot, app: WorkbenchApp) -> None:
     """Answer the host's "this request is costly" question with yes."""
-    await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the confirmation")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the confirmation")
     await pilot.press("y")
 
 
 async def operation_done(pilot: Pilot, workspace: Workspace, before: set[str]) -> Operation:
     """The operation the last send started, once the tracker saw it finish."""
-    op = await until(pilot, lambda: next((o for o in workspace.tracker.operations if o.id not in before), None),
+    op = await wait_for(pilot, lambda: next((o for o in workspace.tracker.operations if o.id not in before), None),
                      "the operation to be tracked")
-    await until(pilot, lambda: op.done, f"operation {op.id} to finish", timeout=20)
+    await wait_for(pilot, lambda: op.done, f"operation {op.id} to finish", timeout=20)
     return op
 
 
@@ -187,7 +175,7 @@ async def test_glance_patch_in_both_dialects(app: WorkbenchApp) -> None:
         editor = screen.editor
         assert isinstance(editor, GlanceEditor)
         image, driver = editor.image, screen.driver
-        await until(pilot, lambda: editor.current.get("updated_at"), "the image as it stands")
+        await wait_for(pilot, lambda: editor.current.get("updated_at"), "the image as it stands")
         editor.query_one("#mode-operations", RadioButton).value = True
         await pilot.pause()
         assert "no operations yet" in problems_shown(screen)
@@ -236,7 +224,7 @@ async def test_glance_patch_in_both_dialects(app: WorkbenchApp) -> None:
         assert json.dumps(expected_v20, indent=2) in shown
 
         await send(pilot, screen)
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close after sending")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close after sending")
         # The answer (the image as patched) replaced the image in the list.
         listed = next(i for i in app.images.image_list.images if i.id == image.id)
         assert listed.name == "web-renamed"
@@ -259,7 +247,7 @@ async def test_glance_rows_can_be_reordered_and_removed_with_buttons(app: Workbe
         await pilot.click(first.query_one(".move-down"))
         assert [r.path for r in editor.rows] == ["/b", "/a", "/c"]
         await pilot.click(editor.rows[1].query_one(".remove-row"))
-        await until(pilot, lambda: len(editor.rows) == 2, "the row to go")
+        await wait_for(pilot, lambda: len(editor.rows) == 2, "the row to go")
         assert [(r.field, r.path) for r in editor.rows] == [("operations[0]", "/b"), ("operations[1]", "/c")]
         preview, _ = preview_of(screen)
         assert [op["path"] for op in preview.json] == ["/b", "/c"]
@@ -271,7 +259,7 @@ async def test_glance_fields_give_a_computed_patch(app: WorkbenchApp) -> None:
         editor = screen.editor
         assert isinstance(editor, GlanceEditor) and editor.fields_mode  # the default
         image, driver, before = editor.image, screen.driver, editor.image.raw
-        await until(pilot, lambda: editor.current.get("updated_at"), "the image as it stands")
+        await wait_for(pilot, lambda: editor.current.get("updated_at"), "the image as it stands")
         assert "no changes yet" in problems_shown(screen)
         assert "no changes yet" in editor.general_problems  # a note in the form, not an error
         assert editor.query_one("#form-problems").has_class("-nothing-yet")
@@ -302,7 +290,7 @@ async def test_glance_fields_give_a_computed_patch(app: WorkbenchApp) -> None:
         assert editor.field_error("min_disk") == ""
 
         await send(pilot, screen)
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
         after = (await driver.get_image(image.id)).raw.to_api()
     assert (after["name"], after["min_ram"], after["min_disk"]) == ("edited-name", min_ram, 10)
     assert after["architecture"] == "aarch64" and after["owner_team"] == "images" and "os_version" not in after
@@ -313,7 +301,7 @@ async def test_ims_restriction_and_read_only_rules_are_shown_inline(app: Workben
         screen = await open_editor(app, pilot, "demo-ims")
         editor = screen.editor
         assert isinstance(editor, GlanceEditor) and editor.title == "IMS image patch"
-        await until(pilot, lambda: editor.current.get("updated_at"), "the image as it stands")
+        await wait_for(pilot, lambda: editor.current.get("updated_at"), "the image as it stands")
         editor.query_one("#mode-operations", RadioButton).value = True
         ok = await editor.add_operation("replace", "/name", "ims-renamed")
         row = await editor.add_operation("replace", "", "40")
@@ -405,7 +393,7 @@ async def test_yandex_create_from_each_source_kind(app: WorkbenchApp, workspace:
             op = await operation_done(pilot, workspace, known)
             assert op.status is OperationStatus.SUCCEEDED, op.error
             assert op.provider == "yandex" and op.kind == "create"
-            await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+            await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
             driver = app.images.stream.driver
             created = await driver.get_image(op.poll_state["image_id"])
             assert created.name == f"from-{source.lower()}" and created.status == "READY"
@@ -486,7 +474,7 @@ async def test_a_failing_request_keeps_every_typed_field(app: WorkbenchApp, work
 
         await send(pilot, screen)
         await confirm(pilot, app)
-        error = await until(pilot, lambda: screen.error, "the send to fail")
+        error = await wait_for(pilot, lambda: screen.error, "the send to fail")
         assert getattr(error, "status", None) == 409 and getattr(error, "code", "") == "ALREADY_EXISTS"
         assert app.screen is screen  # still open
         panel = text_of(screen.query_one("#send-error"))
@@ -509,6 +497,81 @@ async def test_a_failing_request_keeps_every_typed_field(app: WorkbenchApp, work
         assert op.status is OperationStatus.SUCCEEDED, op.error
 
 
+# -- closing the editor ---------------------------------------------------------------------------
+def is_yandex_create(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path.endswith("/compute/v1/images")
+
+
+async def test_escape_while_sending_keeps_the_editor_and_the_send_outlives_it(tmp_path: Path) -> None:
+    sim = SimWorkspace(tmp_path / "home",
+                       transport=lambda inner: HeldResponses(inner, hold=is_yandex_create))
+    held = sim.transport
+    disk = sim.endpoints["yandex_ids"]["disk_ids"][0]
+    app = WorkbenchApp(workspace=sim.workspace, close_workspace=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_editor(app, pilot, "demo-yandex", new=True)
+        editor = screen.editor
+        assert isinstance(editor, YandexEditor)
+        await fill_yandex(pilot, editor, "diskId", disk, "sent-once")
+        known = {op.id for op in sim.workspace.tracker.operations}
+        await send(pilot, screen)
+        await confirm(pilot, app)
+        # The simulator has the create; its answer has not reached the app yet.
+        await wait_for(pilot, held.held.is_set, "the create to reach the simulator")
+        await pilot.press("escape")
+        assert app.screen is screen and screen.sending
+        assert any("still sending" in str(n.message).lower() for n in app._notifications)
+        # Even with the editor gone some other way, the send goes on: it is the app's.
+        app.pop_screen()
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to go")
+        held.release.set()
+        op = await operation_done(pilot, sim.workspace, known)
+        assert op.status is OperationStatus.SUCCEEDED, op.error
+        assert op.id in app.operations.operations  # the operations pane follows it
+        assert any("follow it in the operations pane" in str(n.message) for n in app._notifications)
+        driver = app.images.stream.driver
+        created = [image async for image in driver.list_images() if image.name == "sent-once"]
+        assert len(created) == 1
+    await sim.workspace.aclose()
+
+
+async def test_escape_asks_before_discarding_a_changed_edit(app: WorkbenchApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        # An editor nothing was typed into closes at once, whatever it loaded meanwhile.
+        screen = await open_editor(app, pilot, "demo-glance")
+        await wait_for(pilot, lambda: screen.editor.current.get("updated_at"), "the image as it stands")
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the untouched editor to close")
+        for profile, new in (("demo-kusto", True), ("demo-kusto", False), ("demo-batch", True),
+                             ("demo-yandex", False)):
+            screen = await open_editor(app, pilot, profile, new=new)
+            await pilot.pause()
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), f"{profile}'s editor to close")
+
+        # Something typed: Esc asks first; "no" keeps every character.
+        screen = await open_editor(app, pilot, "demo-yandex", new=True)
+        editor = screen.editor
+        await type_into(pilot, editor.query_one("#description", Input), "half-written")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the question")
+        assert "discard" in str(app.screen.question).lower()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, "the editor back")
+        assert editor.query_one("#description", Input).value == "half-written"
+        # Typed back to what it was: nothing to lose, so nothing to ask.
+        await type_into(pilot, editor.query_one("#description", Input), "")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+        # "yes" discards it.
+        screen = await open_editor(app, pilot, "demo-yandex", new=True)
+        await type_into(pilot, screen.editor.query_one("#name", Input), "never-sent")
+        await pilot.press("escape")
+        await confirm(pilot, app)
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+
+
 # -- Kusto ---------------------------------------------------------------------------------------
 async def test_kusto_put_reaches_succeeded(app: WorkbenchApp, workspace: Workspace, tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
@@ -517,7 +580,7 @@ async def test_kusto_put_reaches_succeeded(app: WorkbenchApp, workspace: Workspa
         screen = await open_editor(app, pilot, "demo-kusto", new=True)
         editor = screen.editor
         assert isinstance(editor, KustoEditor)
-        await until(pilot, lambda: editor.cluster_images, "the cluster's images to be listed")
+        await wait_for(pilot, lambda: editor.cluster_images, "the cluster's images to be listed")
         select = editor.query_one("#baseImageName", Select)
         for name in ("Python3_10_8", *editor.cluster_images):  # each one can be picked
             select.value = name
@@ -528,10 +591,10 @@ async def test_kusto_put_reaches_succeeded(app: WorkbenchApp, workspace: Workspa
         await type_into(pilot, editor.query_one("#requirementsFile", Input), str(tmp_path / "missing.txt"))
         assert "not loaded" in editor.field_error("requirementsFile")
         await pilot.press("enter")  # load it: it does not exist
-        await until(pilot, lambda: "does not exist" in editor.field_error("requirementsFile"), "the load error")
+        await wait_for(pilot, lambda: "does not exist" in editor.field_error("requirementsFile"), "the load error")
         await type_into(pilot, editor.query_one("#requirementsFile", Input), str(requirements))
         await pilot.click("#load-requirements")
-        await until(pilot, lambda: editor.query_one("#requirements", TextArea).text == requirements.read_text(),
+        await wait_for(pilot, lambda: editor.query_one("#requirements", TextArea).text == requirements.read_text(),
                     "the file's content")
 
         preview, _ = preview_of(screen)
@@ -556,10 +619,10 @@ async def test_kusto_put_reaches_succeeded(app: WorkbenchApp, workspace: Workspa
         op = await operation_done(pilot, workspace, known)
         assert op.status is OperationStatus.SUCCEEDED, op.error
         assert op.provider == "kusto" and op.target == "ml-runtime"
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
-        listed = await until(pilot, lambda: next((i for i in app.images.image_list.images if i.id == "ml-runtime"),
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+        listed = await wait_for(pilot, lambda: next((i for i in app.images.image_list.images if i.id == "ml-runtime"),
                                                  None), "the new image in the list")
-        await until(pilot, lambda: next(i for i in app.images.image_list.images if i.id == "ml-runtime").status
+        await wait_for(pilot, lambda: next(i for i in app.images.image_list.images if i.id == "ml-runtime").status
                     == "Succeeded", "the list to show it Succeeded")
         assert listed.extras["baseImageName"] == base
 
@@ -596,11 +659,11 @@ async def test_batch_browse_with_a_filter(app: WorkbenchApp) -> None:
         assert editor.list_filters() == {"filter": odata_text, "maxresults": 5}
 
         await send(pilot, screen)  # "apply": the list reloads with the filter
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
-        await until(pilot, lambda: not app.images.loading and app.images.image_list.total_count > 0,
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+        await wait_for(pilot, lambda: not app.images.loading and app.images.image_list.total_count > 0,
                     "the filtered list")
         await pilot.press("M")  # load every page of the filtered list
-        await until(pilot, lambda: app.images.stream is not None and app.images.stream.done, "all pages")
+        await wait_for(pilot, lambda: app.images.stream is not None and app.images.stream.done, "all pages")
         shown = app.images.image_list.images
         assert 0 < len(shown) < everything
         assert all(i.extras["osType"] == "linux" and i.extras["publisher"] == "Canonical" for i in shown)

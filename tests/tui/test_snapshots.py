@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.tui.test_app import KustoRenameEditor, make_workspace, wait_for
+from tests.tui.helpers import KustoRenameEditor, make_workspace, wait_for
 from workbench.core.operations import Operation, OperationStatus
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.editor import EditorScreen

@@ -82,9 +82,16 @@ The rules, which the host relies on:
    filter builder) builds a *list* request: its preview is shown as usual, but
    "send" becomes "apply": the host closes the screen and reloads the images pane
    with ``driver.list_images(**editor.list_filters())``.
-7. **Keys.** The host binds ``ctrl+s`` (send / apply) and ``escape`` (close,
-   keeping nothing: the editor is gone with its screen). Editors must not bind
-   those two; everything else is theirs.
+7. **Keys.** The host binds ``ctrl+s`` (send / apply) and ``escape`` (close).
+   Editors must not bind those two; everything else is theirs.
+8. **Closing.** Esc while a request is being sent does not close the editor
+   (the send itself runs on the app, so its operation is tracked whatever
+   happens to the screen). Esc on an edit with changes asks before discarding
+   them: ``changed`` compares the values of the editor's controls with those
+   it had when the host called ``mark_unchanged()`` (after mounting, and after
+   each successful send). An editor that fills its fields itself later (say,
+   from the image as the API now returns it) calls ``mark_unchanged()`` then,
+   unless the user has already typed something.
 """
 
 from __future__ import annotations
@@ -170,6 +177,7 @@ class EditorWidget(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.driver = driver
         self.image = image
+        self._unchanged_state: tuple[tuple[Widget, object], ...] | None = None
 
     # -- what subclasses implement -----------------------------------------
     def build_request(self) -> ApiRequest:
@@ -195,3 +203,25 @@ class EditorWidget(Widget):
     def request_changed(self) -> None:
         """Tell the host a field changed."""
         self.post_message(self.RequestChanged(self))
+
+    # -- unsaved changes -----------------------------------------------------
+    def edit_state(self) -> tuple[tuple[Widget, object], ...]:
+        """Every control of the editor with its value (rows added or removed count too)."""
+        from textual.widgets import Checkbox, Input, RadioButton, Select, Switch, TextArea
+
+        state: list[tuple[Widget, object]] = []
+        for widget in self.query("*"):
+            if isinstance(widget, TextArea):
+                state.append((widget, widget.text))
+            elif isinstance(widget, (Input, Select, Switch, Checkbox, RadioButton)):
+                state.append((widget, widget.value))
+        return tuple(state)
+
+    def mark_unchanged(self) -> None:
+        """Take the controls as they are now as the edit's starting point."""
+        self._unchanged_state = self.edit_state()
+
+    @property
+    def changed(self) -> bool:
+        """True when a control differs from the starting point (``mark_unchanged``)."""
+        return self._unchanged_state is not None and self.edit_state() != self._unchanged_state

@@ -299,6 +299,7 @@ class GlanceEditor(FormEditor):
         self.current = _image_dict(summary.raw) or self.current
         if not self._fields_touched:
             self._fill_fields()
+            self.mark_unchanged()  # filled from the API, not typed: nothing to lose yet
         self.request_changed()
 
     def _fill_fields(self) -> None:

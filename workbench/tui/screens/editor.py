@@ -4,6 +4,11 @@ The host implements the send flow of the editor contract
 (``workbench/tui/editors/base.py``): the live preview of the exact request,
 confirmation of destructive or costly requests, sending in a worker, the
 operation handed to the tracker, and errors shown inline with the edit kept.
+
+The send runs as a worker of the *app*, not of this screen: a request that
+reached the cloud must have its answer handled (its operation tracked) even
+if the screen is gone by then. Esc does not close the screen while a send is
+in flight, and asks before discarding an edit with changes.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from workbench.tui.editors.base import EditorWidget, FieldError, field_errors
+from workbench.tui.editors import EditorWidget, FieldError, editor_for, field_errors
 
 if TYPE_CHECKING:
     from workbench.connect import Workspace
@@ -33,11 +38,6 @@ __all__ = ["EditorScreen", "error_text", "find_editor", "preview_text"]
 
 def find_editor(provider: str, driver: Driver, image: ImageSummary | None) -> EditorWidget | str:
     """The provider's editor from ``workbench.tui.editors.editor_for``, or why there is none."""
-    try:
-        from workbench.tui.editors import editor_for  # type: ignore[attr-defined]
-    except ImportError:
-        return (f"No editor is installed for {provider} yet (workbench.tui.editors.editor_for is missing). "
-                "The command line can send the same requests: workbench images --help.")
     editor = editor_for(provider, driver, image)
     if editor is None:
         what = f"image {image.name}" if image is not None else "a new image"
@@ -191,6 +191,8 @@ class EditorScreen(Screen[None]):
                 if widget.focusable:
                     widget.focus()
                     break
+            # Once the editor's own on_mount has filled its fields: the starting point.
+            self.call_after_refresh(self.editor.mark_unchanged)
 
     # -- preview ---------------------------------------------------------------
     def on_editor_widget_request_changed(self, event: EditorWidget.RequestChanged) -> None:
@@ -266,29 +268,48 @@ class EditorScreen(Screen[None]):
     def _start_send(self, request: ApiRequest) -> None:
         self.sending = True
         self.query_one("#preview-title", Static).update("Request preview · sending…")
-        self.run_worker(self._send(request), group="send", exit_on_error=False, name=request.summary())
+        # The app's worker, not the screen's: closing the screen must not cancel a
+        # request the cloud may already be acting on.
+        self.app.run_worker(self._send(request), group="send", exit_on_error=False, name=request.summary())
 
     async def _send(self, request: ApiRequest) -> None:
         from workbench.core.operations import Operation
 
+        app = self.app
         try:
             result = await self.driver.send(request)
             if isinstance(result, Operation):
                 result = self.workspace.track(result, profile=self.profile)
         except Exception as exc:  # noqa: BLE001 - shown inline; the edit stays as typed
             self.sending = False
-            self.query_one("#preview-title", Static).update("Request preview · ctrl+s sends")
-            self._show_error(exc)
-            if self.editor is not None:
-                self.editor.show_send_error(exc)
+            if self._is_shown(app):
+                self._send_failed(exc)
+            else:
+                app.notify(error_text(exc).plain.rsplit("\n", 1)[0], title=f"{request.summary()} failed",
+                           severity="error", timeout=20)
             return
         self.sending = False
+        app.post_message(self.Sent(self.profile, request, result))
+        if self._is_shown(app):
+            self._send_succeeded(result)
+
+    def _is_shown(self, app: Any) -> bool:
+        """Still on the app's screen stack (perhaps under a dialog)?"""
+        return self in app.screen_stack
+
+    def _send_failed(self, error: BaseException) -> None:
+        self.query_one("#preview-title", Static).update("Request preview · ctrl+s sends")
+        self._show_error(error)
+        if self.editor is not None:
+            self.editor.show_send_error(error)
+
+    def _send_succeeded(self, result: Any) -> None:
         self.error = None
         self.query_one("#send-error", Static).display = False
         self.query_one("#preview-title", Static).update("Request preview · ctrl+s sends")
-        self.app.post_message(self.Sent(self.profile, request, result))
         if self.editor is not None:
             self.editor.sent(result)
+            self.editor.mark_unchanged()  # sent: nothing typed is lost by closing now
             if self.editor.close_after_send:
                 self.dismiss(None)
 
@@ -299,4 +320,20 @@ class EditorScreen(Screen[None]):
         box.display = True
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if self.sending:
+            self.notify("Still sending the request: wait for its answer before closing the editor.",
+                        title="Still sending", severity="warning")
+            return
+        if self.editor is None or not self.editor.changed:
+            self.dismiss(None)
+            return
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen("Discard the changes to this edit?",
+                                           "What you typed here has not been sent and is lost when the editor "
+                                           "closes.", confirm_label="Discard", cancel_label="Keep editing"),
+                             answered)

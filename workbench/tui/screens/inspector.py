@@ -7,6 +7,7 @@ shown or copied here can hold a secret.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -24,20 +25,70 @@ from textual.widgets.option_list import Option
 if TYPE_CHECKING:
     from workbench.core.requestlog import LogEntry, RequestLog
 
-__all__ = ["InspectorScreen", "entry_curl", "entry_text"]
+__all__ = ["InspectorScreen", "body_cut_in_log", "entry_curl", "entry_text", "sent_body_size"]
 
 
-def entry_curl(entry: LogEntry) -> str:
-    """The entry's request as a curl command line (already masked when logged)."""
+#: What ``clean_text`` appends to an excerpt it cut, and what ``RequestLog`` logs for a binary body.
+_CUT_MARKER = re.compile(r"… \((\d+) more characters\)\Z")
+_BINARY_PLACEHOLDER = re.compile(r"<\d+ bytes of binary data>\Z")
+
+
+def sent_body_size(entry: LogEntry) -> int | None:
+    """The size in bytes of the request body as sent (its Content-Length), if known."""
+    for name, value in entry.request_headers:
+        if name.lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def body_cut_in_log(entry: LogEntry, excerpt_limit: int | None = None) -> bool:
+    """True when the logged request body is not the whole body sent.
+
+    The log keeps an excerpt: cut after ``excerpt_limit`` characters (it then ends
+    with "… (N more characters)"), after ``4 * excerpt_limit`` bytes before that,
+    or replaced by a placeholder when binary.
+    """
+    body = entry.request_body
+    if not body:
+        return False
+    if _CUT_MARKER.search(body) or _BINARY_PLACEHOLDER.match(body):
+        return True
+    size = sent_body_size(entry)
+    return excerpt_limit is not None and size is not None and size > 4 * excerpt_limit
+
+
+def entry_curl(entry: LogEntry, excerpt_limit: int | None = None) -> str:
+    """The entry's request as a curl command line (already masked when logged).
+
+    A body the log kept only part of would make an invalid command: the command
+    is then given without it, under a comment that says so.
+    """
     from workbench.core.preview import RequestPreview
 
+    cut = body_cut_in_log(entry, excerpt_limit)
     preview = RequestPreview(
         method=entry.method,
         url=entry.url,
         headers=entry.request_headers,
-        body=entry.request_body.encode("utf-8") if entry.request_body else None,
+        body=entry.request_body.encode("utf-8") if entry.request_body and not cut else None,
     )
-    return preview.to_curl(multiline=True)
+    command = preview.to_curl(multiline=True)
+    if not cut:
+        return command
+    return f"# body truncated in the log ({_body_size_text(entry)}): see the editor's preview\n{command}"
+
+
+def _body_size_text(entry: LogEntry) -> str:
+    size = sent_body_size(entry)
+    if size is not None:
+        return f"{size:,} bytes"
+    match = _CUT_MARKER.search(entry.request_body)
+    if match:
+        return f"{match.start() + int(match.group(1)):,} characters"
+    return "binary data"
 
 
 def _status_style(entry: LogEntry) -> str:
@@ -188,7 +239,10 @@ class InspectorScreen(Screen[None]):
             curl.update("")
             return
         body.update(entry_text(entry))
-        curl.update(Group(Text("curl (c copies it):", style="bold"), Text(entry_curl(entry))))
+        curl.update(Group(Text("curl (c copies it):", style="bold"), Text(self._curl(entry))))
+
+    def _curl(self, entry: LogEntry) -> str:
+        return entry_curl(entry, self.request_log.body_excerpt)
 
     # -- actions ---------------------------------------------------------------
     def action_copy_curl(self) -> None:
@@ -196,9 +250,14 @@ class InspectorScreen(Screen[None]):
         if entry is None:
             self.notify("No request to copy", severity="warning")
             return
-        command = entry_curl(entry)
+        command = self._curl(entry)
         self.app.copy_to_clipboard(command)
         self.copied = command
+        if body_cut_in_log(entry, self.request_log.body_excerpt):
+            self.notify(f"The request body was truncated in the log ({_body_size_text(entry)}): the curl was "
+                        "copied without it. The editor's preview shows the whole request.",
+                        title="Copy as curl", severity="warning", timeout=10)
+            return
         self.notify("Copied the request as curl (secrets masked)", title="Copy as curl")
 
     def action_clear_log(self) -> None:

@@ -110,6 +110,14 @@ def form_fields(provider: str, method: str) -> list[FormField]:
     return fields
 
 
+def _without(text: str, secrets: typing.Iterable[str]) -> str:
+    """``text`` with every typed secret masked (an error must never show one)."""
+    for secret in secrets:
+        if len(secret) >= 4:  # shorter ones would mask half the words, and are no secret anyway
+            text = text.replace(secret, "***")
+    return text
+
+
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in table.items():
@@ -360,20 +368,50 @@ class ProfileFormScreen(Screen[ProfileFormResult | None]):
         return [("", str(error))]
 
     def action_save(self) -> None:
-        from workbench.core.errors import WorkbenchError
+        """Check, save the file, then store the typed secrets (as ``workbench profile add`` does).
 
+        The order matters: the name must be free (or the file unchanged since it
+        was loaded) and the keyring usable before anything is written, and the
+        secrets go to the keyring only once the file is saved, so a refused save
+        never overwrites another profile's secrets.
+        """
+        from workbench.core.errors import WorkbenchError
+        from workbench.profiles import FieldProblem, ProfileConflict
+
+        store, secrets = self.workspace.profiles, self.workspace.secrets
+        typed = self._typed_secrets()
         try:
             profile = self.build_profile()
-            store = self.workspace.profiles
-            # Secrets first: if the keyring refuses them, nothing is saved half-way.
-            for field, value in self._typed_secrets().items():
-                self.workspace.secrets.set(profile.name, field, value)
-            store.save(profile)
+            if self.profile is None and store.exists(profile.name):
+                raise ProfileConflict(
+                    path=store.path_for(profile.name), profile=profile.name,
+                    problems=[FieldProblem("name", "a profile of this name already exists: choose another name, "
+                                                   "or edit that profile (e on it in the profiles tree)")],
+                )
+            for field in typed:
+                secrets.keyring(profile.name, field)  # no secure keyring: fail before anything is written
+            saved = store.save(profile)
         except WorkbenchError as exc:
             self._show_errors(self._problems_of(exc))
             return
+        self._now_editing(saved)
+        try:
+            for field, value in typed.items():
+                secrets.set(saved.name, field, value)
+        except WorkbenchError as exc:
+            self._show_errors([("", f"the profile was saved, but a secret was not stored: {exc}. "
+                                    f"Save again to retry, or later: workbench profile edit {saved.name} "
+                                    "--secret FIELD")])
+            return
         self._show_errors([])
-        self.dismiss(ProfileFormResult("saved", profile.name, self.test_status))
+        self.dismiss(ProfileFormResult("saved", saved.name, self.test_status))
+
+    def _now_editing(self, saved: Profile) -> None:
+        """The profile is stored: from now on the form edits it (a retry must not conflict)."""
+        self.profile = saved
+        self.query_one("#field-name", Input).disabled = True
+        for select in self.query("#field-provider"):
+            select.disabled = True
 
     def action_test(self) -> None:
         self.run_worker(self._test(), group="profile-test", exclusive=True, exit_on_error=False)
@@ -404,16 +442,18 @@ class ProfileFormScreen(Screen[ProfileFormResult | None]):
                 trial.remember(profile.name, field, value)
         self._show_test(ProfileStatus.UNTESTED, "testing…")
         try:
+            # A key that is not base64, a private key that does not parse, a token
+            # with spaces: open_driver says so with a plain ValueError or OSError.
             driver = open_driver(profile, trial, transport=self.workspace.transport,
                                  request_log=self.workspace.request_log)
-        except WorkbenchError as exc:
-            self._show_test(ProfileStatus.ERROR, str(exc))
+        except (WorkbenchError, ValueError, OSError) as exc:
+            self._show_test(ProfileStatus.ERROR, _without(str(exc), typed.values()))
             return
         try:
             status, message = await probe_driver(driver)
         finally:
             await driver.aclose()
-        self._show_test(status, message)
+        self._show_test(status, _without(message, typed.values()))
 
     def action_remove(self) -> None:
         if self.profile is None:
