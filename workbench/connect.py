@@ -24,8 +24,6 @@ starting the app or the command line costs none of them.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import logging
 import os
 import shutil
@@ -39,7 +37,8 @@ from workbench.profiles.store import HOME_ENV, ProfileStore
 if TYPE_CHECKING:
     import httpx
 
-    from workbench.core.operations import Operation, OperationTracker
+    from workbench.core.operations import Operation
+    from workbench.core.opstate import SharedStateTracker
     from workbench.core.requestlog import RequestLog
     from workbench.profiles.model import Profile
     from workbench.profiles.secrets import SecretStore
@@ -320,7 +319,7 @@ class Workspace:
         self.prompt = prompt
         self.on_warning = on_warning
         self.warnings: list[str] = []
-        self._tracker: OperationTracker | None = None
+        self._tracker: SharedStateTracker | None = None
         self._drivers: dict[str, Driver] = {}
         self._profiles: dict[str, Profile] = {}
         #: Drivers replaced after their profile changed, closed by ``aclose``.
@@ -408,10 +407,13 @@ class Workspace:
         return self.state_dir / OPERATIONS_FILE
 
     @property
-    def tracker(self) -> OperationTracker:
+    def tracker(self) -> SharedStateTracker:
         """The operation tracker; its unfinished operations are saved in ``operations_path``."""
         if self._tracker is None:
-            self._tracker = _make_tracker(self.operations_path)
+            # Imported here: starting the app or the command line costs none of the core.
+            from workbench.core.opstate import SharedStateTracker
+
+            self._tracker = SharedStateTracker(self.operations_path, warn=self._warn)
         return self._tracker
 
     def track(self, op: Operation, *, profile: str | None = None) -> Operation:
@@ -431,15 +433,12 @@ class Workspace:
         return tracked
 
     def saved_operations(self) -> list[Operation]:
-        """Unfinished operations remembered from earlier runs (not polled yet: see ``resume``)."""
+        """Unfinished operations remembered from earlier runs (not polled yet: see ``resume``).
+
+        A damaged state file is moved aside with a warning (see ``SharedStateTracker``).
+        """
         tracker = self.tracker
-        try:
-            tracker.load()
-        except ValueError as exc:
-            damaged = self.operations_path.with_suffix(".damaged.json")
-            with contextlib.suppress(OSError):
-                os.replace(self.operations_path, damaged)
-            self._warn(f"{exc}; moved it aside to {damaged}")
+        tracker.load()
         return [op for op in tracker.operations if not op.done]
 
     def resume(self, ids: list[str] | None = None) -> tuple[list[Operation], dict[str, str]]:
@@ -465,8 +464,9 @@ class Workspace:
                 self.driver(op.profile)
             except (WorkbenchError, ValueError) as exc:
                 problems[op_id] = f"cannot open profile '{op.profile}': {exc}"
-        started = [op for op in self.tracker.resume() if op.id in wanted]
-        # A saved operation we could not resume stays as it was (not polled).
+        # Only the wanted ones: any other saved operation stays as it is, unpolled
+        # and saved for whoever watches it, as does one we could not resume.
+        started = self.tracker.resume([op_id for op_id in wanted if op_id in saved and op_id not in problems])
         return started, problems
 
     # ------------------------------------------------------------------ lifecycle
@@ -495,93 +495,3 @@ class Workspace:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-# =========================================================================== shared state file
-def _make_tracker(path: Path) -> OperationTracker:
-    return _shared_tracker_class()(path)
-
-
-@functools.cache
-def _shared_tracker_class() -> type[OperationTracker]:
-    """An ``OperationTracker`` whose state file is shared by all of the user's processes.
-
-    The stock tracker's ``save`` writes its own operations only; two workbench
-    processes (an ``images create`` and an ``ops watch``) would then erase each
-    other's records. Here a save merges under a file lock: the operations this
-    process tracks or resumed are written (or removed once finished or
-    forgotten), and every other record in the file is kept as it is there, even
-    if this process loaded an older copy of it.
-
-    Built on first use, so importing this module does not import the core.
-    """
-    from workbench.core.operations import STATE_VERSION, OperationTracker
-
-    class SharedStateTracker(OperationTracker):
-        def __init__(self, state_path: Path) -> None:
-            super().__init__(state_path=state_path)
-            #: Operations this process answers for in the file.
-            self._owned: set[str] = set()
-            self._dropped: set[str] = set()
-
-        def track(self, op: Operation, **kwargs: Any) -> Operation:
-            tracked = super().track(op, **kwargs)
-            self._owned.add(tracked.id)
-            return tracked
-
-        def resume(self) -> list[Operation]:
-            started = super().resume()
-            self._owned.update(op.id for op in started)
-            return started
-
-        def forget(self, op_id: str) -> None:
-            super().forget(op_id)
-            self._dropped.add(op_id)
-
-        def save(self, target: str | os.PathLike[str] | None = None, *, include_finished: bool = False) -> Path:
-            import filelock
-
-            destination = Path(target) if target is not None else self.state_path
-            assert destination is not None
-            destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock = filelock.FileLock(str(destination) + ".lock", timeout=30, mode=0o600)
-            with lock:
-                records = _read_records(destination)
-                for op in self.operations:
-                    if op.id not in self._owned:
-                        continue
-                    if op.done and not include_finished:
-                        records.pop(op.id, None)
-                    else:
-                        records[op.id] = op.to_dict()
-                for op_id in self._dropped:
-                    records.pop(op_id, None)
-                document = {"version": STATE_VERSION, "saved_at": self._clock(),
-                            "operations": list(records.values())}
-                _write_atomic(destination, json.dumps(document, ensure_ascii=False, default=str))
-            return destination
-
-    return SharedStateTracker
-
-
-def _read_records(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
-    records = document.get("operations") if isinstance(document, dict) else None
-    return {r["id"]: r for r in records or [] if isinstance(r, dict) and isinstance(r.get("id"), str)}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise

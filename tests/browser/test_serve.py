@@ -1,6 +1,7 @@
 """``workbench serve --demo`` in a real browser: headless Chromium opens the page,
 the app's panes render in its terminal, and a key press typed into the page
-changes what the app shows.
+changes what the app shows. And the server's websocket refuses pages of any
+other origin (any site open in the user's browser could otherwise drive the app).
 
 Chromium is driven through the Chrome DevTools protocol over its websocket
 (aiohttp's client, which textual-serve already needs). textual-serve draws the
@@ -47,10 +48,8 @@ CHROMIUM_FLAGS = [
     "--window-size=1400,900",
 ]
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                                                     "(apt-get install -y chromium)"),
-]
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                                                                  "(apt-get install -y chromium)")
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp comes with textual-serve (pip install textual-serve)")
 pytest.importorskip("textual_serve", reason="workbench serve needs textual-serve (pip install textual-serve)")
 
@@ -267,7 +266,8 @@ async def press(tools: DevTools, session: str, key: str, code: str, key_code: in
                      session=session)
 
 
-# --------------------------------------------------------------------------- the test
+# --------------------------------------------------------------------------- the browser test
+@needs_chromium
 async def test_the_app_renders_in_the_browser_and_answers_keys(served: str, chromium: str, tmp_path: Path) -> None:
     async with page_session(chromium) as (tools, session):
         await tools.send("Page.enable", session=session)
@@ -305,3 +305,117 @@ async def test_the_app_renders_in_the_browser_and_answers_keys(served: str, chro
         image = base64.b64decode(shot["data"])
         assert image.startswith(b"\x89PNG")
         (tmp_path / "serve.png").write_bytes(image)
+
+
+# --------------------------------------------------------------------------- the websocket's origin check
+#: A stand-in for the app, speaking textual-serve's process protocol: it notes that it
+#: started, says hello in a data packet, and runs until it is told to quit.
+FAKE_APP = """
+import os, sys
+with open(sys.argv[1], "a") as started:
+    started.write(f"{os.getpid()}\\n")
+out = sys.stdout.buffer
+payload = b"hello from the app"
+out.write(b"__GANGLION__\\n" + b"D" + len(payload).to_bytes(4, "big") + payload)
+out.flush()
+while chunk := sys.stdin.buffer.read1(65536):
+    if b'"quit"' in chunk:
+        break
+"""
+
+FOREIGN_ORIGINS = [
+    "http://evil.example",  # any other site open in the browser
+    "null",  # a sandboxed iframe, a file:// page
+    "https://127.0.0.1:{port}",  # same host and port, other scheme
+    "http://127.0.0.1:{other}",  # same host, another port (another local web app)
+    "http://localhost:{port}",  # another name for the host is another origin to a browser
+    "http://127.0.0.1:{port}.evil.example",
+]
+
+
+#: ``workbench serve``'s own server, serving FAKE_APP: argv[1] port, argv[2] the app's command.
+SERVE_FAKE_APP = """
+import sys
+from workbench.cli.serve import make_server
+port = int(sys.argv[1])
+print(f"serving on {port}", flush=True)
+make_server(sys.argv[2], host="127.0.0.1", port=port, title="origin test",
+            public_url=f"http://127.0.0.1:{port}").serve()
+"""
+
+
+@pytest.fixture
+def fake_app_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``workbench serve``'s server running FAKE_APP for each session, in its own process:
+    (its URL, the file each started app process appends its pid to)."""
+    import shlex
+
+    from workbench.cli.serve import _free_port
+
+    script = tmp_path / "fake_app.py"
+    script.write_text(FAKE_APP)
+    started = tmp_path / "started.txt"
+    port = _free_port("127.0.0.1")
+    command = shlex.join([sys.executable, str(script), str(started)])
+    process = subprocess.Popen([sys.executable, "-c", SERVE_FAKE_APP, str(port), command],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        output = Lines(process.stdout)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        output.wait_for(rf"serving on {port}", deadline)
+        while True:
+            assert process.poll() is None, f"the server exited: {''.join(output.seen)}"
+            try:
+                if httpx.get(url + "/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not answer in time"
+            time.sleep(0.2)
+        yield url, started
+    finally:
+        _stop(process)
+
+
+async def test_a_websocket_from_another_origin_is_refused_before_any_app_starts(fake_app_server) -> None:
+    url, started = fake_app_server
+    port = int(url.rsplit(":", 1)[1])
+    async with aiohttp.ClientSession() as http:
+        for origin in [o.format(port=port, other=port + 1) for o in FOREIGN_ORIGINS]:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                async with http.ws_connect(url + "/ws", origin=origin):
+                    pass
+            assert refused.value.status == 403, origin
+        # A client that sends no Origin at all is refused too.
+        async with http.get(url + "/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                   "Sec-WebSocket-Version": "13",
+                                                   "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()}
+                            ) as answer:
+            assert answer.status == 403
+            assert f"is not {url}; open {url}/ in the browser" in await answer.text()
+    assert not started.exists()  # no app process was started for any of them
+
+
+async def test_a_websocket_from_the_served_page_drives_the_app(fake_app_server) -> None:
+    url, started = fake_app_server
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + "/") as page:  # the page connects to its own server's websocket
+            assert page.status == 200
+            assert f"ws://127.0.0.1:{url.rsplit(':', 1)[1]}/ws" in await page.text()
+        async with http.ws_connect(url + "/ws", origin=url) as socket:  # what the browser sends for that page
+            first = await asyncio.wait_for(socket.receive(), timeout=STARTUP_DEADLINE)
+            assert first.type == aiohttp.WSMsgType.BINARY and first.data == b"hello from the app"
+            await socket.send_json(["ping", "p1"])
+            pong = await asyncio.wait_for(socket.receive(), timeout=STARTUP_DEADLINE)
+            assert json.loads(pong.data) == ["pong", "p1"]
+    assert len(started.read_text().split()) == 1  # one session, one app process
+
+
+async def test_workbench_serve_refuses_a_foreign_origin(served: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            async with http.ws_connect(served + "ws", origin="http://evil.example"):
+                pass
+    assert refused.value.status == 403

@@ -224,3 +224,114 @@ def test_workbench_home_sets_the_state_directory(monkeypatch, tmp_path: Path):
     assert default_state_dir() == tmp_path / "state"
     assert Workspace().operations_path == tmp_path / "state" / "operations.json"
     asyncio.run(Workspace().aclose())
+
+
+class _Finishes(Poller):
+    """Succeeds on the first poll, and remembers which operations it polled."""
+
+    provider = "kusto"
+
+    def __init__(self) -> None:
+        self.polled: list[str] = []
+
+    async def poll(self, op: Operation) -> PollOutcome:
+        self.polled.append(op.id)
+        return PollOutcome(OperationStatus.SUCCEEDED, raw={"id": op.id})
+
+
+def _write_saved(path: Path, ops: list[Operation]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "saved_at": 0, "operations": [op.to_dict() for op in ops]}))
+
+
+async def test_resuming_one_operation_leaves_the_others_saved_and_unpolled(tmp_path: Path, sim_endpoints):
+    workspace = Workspace(tmp_path / "home", secrets=SecretStore(environ={}))
+    profile, secret_values = _profiles(sim_endpoints)["kusto"]
+    workspace.profiles.save(profile)
+    workspace.secrets.remember(profile.name, "client_secret", secret_values["client_secret"])
+    ops = [Operation(id=op_id, provider="kusto", kind="create", target=op_id, profile="t-kusto",
+                     next_poll_at=0.0) for op_id in ("a", "b", "c")]
+    _write_saved(workspace.operations_path, ops)
+    before = {r["id"]: r for r in json.loads(workspace.operations_path.read_text())["operations"]}
+    poller = _Finishes()
+    try:
+        workspace.driver("t-kusto")  # opened (and cached) first, so this poller stays the one registered
+        workspace.tracker.register("kusto", poller, profile="t-kusto")
+        started, problems = workspace.resume(["a"])  # what `workbench ops watch a` does
+        assert [op.id for op in started] == ["a"] and problems == {}
+        finished = await workspace.tracker.wait_all(timeout=10)  # everything being polled
+        assert [op.id for op in finished] == ["a"]
+        assert poller.polled == ["a"]
+    finally:
+        await workspace.aclose()
+    # "a" finished and left the file; "b" and "c" are still there for whoever watches them, as they were.
+    after = {r["id"]: r for r in json.loads(workspace.operations_path.read_text())["operations"]}
+    assert after == {"b": before["b"], "c": before["c"]}
+
+
+async def test_saving_over_a_damaged_operations_file_moves_it_aside_first(tmp_path: Path):
+    warnings: list[str] = []
+    workspace = Workspace(tmp_path / "home", secrets=SecretStore(environ={}), on_warning=warnings.append)
+    workspace.operations_path.parent.mkdir(parents=True)
+    cut_short = '{"version": 1, "operations": [{"id": "x"'
+    workspace.operations_path.write_text(cut_short)
+    workspace.tracker.register("fake", _Never())
+    try:
+        workspace.track(Operation(id="new", provider="fake", kind="create", target="t"))
+    finally:
+        await workspace.aclose()
+    # The damaged file was kept (for a human to look at), with a warning, never silently overwritten ...
+    assert workspace.operations_path.with_suffix(".damaged.json").read_text() == cut_short
+    assert len(warnings) == 1 and "not a saved operations file" in warnings[0] and "moved it aside" in warnings[0]
+    # ... and the file now holds this process's operation.
+    assert [r["id"] for r in json.loads(workspace.operations_path.read_text())["operations"]] == ["new"]
+
+
+async def test_a_record_that_is_not_an_operation_damages_the_file_and_an_earlier_copy_is_kept(tmp_path: Path):
+    warnings: list[str] = []
+    workspace = Workspace(tmp_path / "home", secrets=SecretStore(environ={}), on_warning=warnings.append)
+    state = workspace.operations_path
+    state.parent.mkdir(parents=True)
+    state.with_suffix(".damaged.json").write_text("an earlier damaged copy")
+    state.write_text(json.dumps({"version": 1, "operations": [{"id": "x", "provider": "fake", "kind": "create",
+                                                               "target": "t", "status": "exploded"}]}))
+    assert workspace.saved_operations() == []
+    assert "damaged operation record #1" in warnings[0]
+    assert state.with_suffix(".damaged.json").read_text() == "an earlier damaged copy"
+    assert "exploded" in state.with_suffix(".damaged-2.json").read_text()
+    assert not state.exists()
+    await workspace.aclose()
+
+
+def test_the_shared_state_tracker_is_an_importable_class(tmp_path: Path):
+    from workbench.core.operations import OperationTracker
+    from workbench.core.opstate import SharedStateTracker
+
+    workspace = Workspace(tmp_path / "home", secrets=SecretStore(environ={}))
+    assert type(workspace.tracker) is SharedStateTracker and issubclass(SharedStateTracker, OperationTracker)
+    asyncio.run(workspace.aclose())
+
+
+async def test_the_shared_operations_file_is_written_privately_and_durably(tmp_path: Path, monkeypatch):
+    import os
+    import stat
+
+    synced: list[tuple[str, int]] = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        mode = os.fstat(fd).st_mode
+        synced.append(("dir" if stat.S_ISDIR(mode) else "file", stat.S_IMODE(mode)))
+        return real_fsync(fd)
+
+    workspace = Workspace(tmp_path / "home", secrets=SecretStore(environ={}))
+    workspace.tracker.register("fake", _Never())
+    monkeypatch.setattr(os, "fsync", spy)
+    try:
+        workspace.track(Operation(id="a", provider="fake", kind="create", target="x"))
+    finally:
+        monkeypatch.undo()
+        await workspace.aclose()
+    # The new bytes reach the disk before the rename, and the rename itself after it.
+    assert synced[:2] == [("file", 0o600), ("dir", 0o700)]
+    assert stat.S_IMODE(workspace.operations_path.stat().st_mode) == 0o600

@@ -103,12 +103,6 @@ def test_no_command_opens_the_app(monkeypatch):
     assert calls == [False, True]
 
 
-def test_no_app_yet_is_a_clear_message(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "workbench.tui.app", None)  # import fails as if absent
-    assert main([]) == 1
-    assert "workbench.tui.app is missing" in capsys.readouterr().err
-
-
 def test_importing_the_command_line_loads_no_provider_or_network_module():
     import subprocess
 

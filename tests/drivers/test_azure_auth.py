@@ -378,3 +378,41 @@ async def test_azure_credential_builds_each_kind():
 def test_resource_of_a_scope():
     assert resource_of(ARM_SCOPE) == "https://management.azure.com/"
     assert resource_of("https://batch.core.windows.net//.default") == "https://batch.core.windows.net/"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still exists (a zombie counts: it was never reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("through_the_cache", [False, True])
+async def test_a_cancelled_token_fetch_kills_and_reaps_az(tmp_path, monkeypatch, through_the_cache):
+    pid_file = tmp_path / "az.pid"
+    install_fake_az(tmp_path / "bin", monkeypatch, (
+        "import os\n"
+        f"open({str(pid_file)!r} + '.part', 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(pid_file)!r} + '.part', {str(pid_file)!r})\n"
+        "time.sleep(60)\n"
+    ))
+    auth = AzureCliToken(scope=ARM_SCOPE, timeout=120)
+    task = asyncio.create_task(auth.cache.get() if through_the_cache else auth.fetch_token())
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():  # az is running (and sleeping)
+        assert not task.done(), task
+        assert time.monotonic() < deadline, "the fake az did not start in time"
+        await asyncio.sleep(0.05)
+    pid = int(pid_file.read_text())
+    assert _running(pid)
+    try:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Gone the moment the cancelled fetch returns: killed and reaped, not left for 60 s or as a zombie.
+        assert not _running(pid)
+    finally:
+        if _running(pid):
+            os.kill(pid, 9)

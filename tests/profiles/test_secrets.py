@@ -6,6 +6,7 @@ import getpass
 import logging
 
 import keyring
+import keyring.errors
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
@@ -255,6 +256,73 @@ def test_move_carries_keyring_and_session_secrets(memory_keyring, monkeypatch, s
     assert notices == [
         "WORKBENCH_SECRET_OLD_PASSWORD is set; profile 'new' reads WORKBENCH_SECRET_NEW_PASSWORD instead"
     ]
+
+
+class FailingKeyring(MemoryKeyring):
+    """A MemoryKeyring whose ``fail_set``-th set (or ``fail_delete``-th delete) fails, as a
+    locked or disconnected OS keyring does in the middle of a series of calls."""
+
+    def __init__(self, *, fail_set: int | None = None, fail_delete: int | None = None) -> None:
+        super().__init__()
+        self.fail_set, self.fail_delete = fail_set, fail_delete
+        self.sets = self.deletes = 0
+
+    def set_password(self, service, username, password):
+        self.sets += 1
+        if self.sets == self.fail_set:
+            raise keyring.errors.PasswordSetError("the keyring is locked")
+        super().set_password(service, username, password)
+
+    def delete_password(self, service, username):
+        self.deletes += 1
+        if self.deletes == self.fail_delete:
+            raise keyring.errors.KeyringError("the keyring went away")
+        super().delete_password(service, username)
+
+
+OLD_SECRETS = {
+    ("workbench", "old:password"): "p1",
+    ("workbench", "old:application_credential_secret"): "p2",
+    ("workbench", "old:token"): "p3",
+}
+FIELDS = ["password", "application_credential_secret", "token"]
+
+
+@pytest.mark.parametrize("failing", [{"fail_set": 2}, {"fail_set": 3}, {"fail_delete": 1}, {"fail_delete": 3}])
+def test_a_move_that_fails_part_way_leaves_every_secret_where_it_was(failing):
+    backend = FailingKeyring(**failing)
+    backend.entries.update(OLD_SECRETS)
+    backend.entries[("workbench", "new:token")] = "an earlier secret of 'new'"
+    before = dict(backend.entries)
+    store = SecretStore(backend, environ={})
+    store.remember("old", "password", "typed")
+    with pytest.raises(SecretError, match="locked|went away") as info:
+        store.move("old", "new", FIELDS)
+    assert "p1" not in str(info.value)
+    # All or nothing: the old profile keeps every secret, nothing is left half-moved under the new
+    # name, and what the new name held before is back.
+    assert backend.entries == before
+    assert store.get("old", "password") == "typed" and store.status("new", "password") != "session"
+
+
+def test_a_move_copies_everything_before_it_deletes_anything():
+    calls = []
+
+    class Recording(MemoryKeyring):
+        def set_password(self, service, username, password):
+            calls.append(("set", username))
+            super().set_password(service, username, password)
+
+        def delete_password(self, service, username):
+            calls.append(("delete", username))
+            super().delete_password(service, username)
+
+    backend = Recording()
+    backend.entries.update(OLD_SECRETS)
+    SecretStore(backend, environ={}).move("old", "new", FIELDS)
+    assert calls == [("set", f"new:{f}") for f in FIELDS] + [("delete", f"old:{f}") for f in FIELDS]
+    assert backend.entries == {("workbench", f"new:{f}"): v for (_, k), v in OLD_SECRETS.items()
+                               for f in [k.split(":")[1]]}
 
 
 def test_installing_keyrings_alt_does_not_make_workbench_write_plain_text(tmp_path):

@@ -301,6 +301,29 @@ def test_rename_with_a_failing_keyring_keeps_the_old_profile(store, memory_keyri
     assert memory_keyring.entries == {("workbench", "prod:client_secret"): "s1"}
 
 
+def test_rename_failing_on_a_later_secret_keeps_every_secret_of_the_old_profile(store, memory_keyring,
+                                                                                monkeypatch):
+    import keyring.errors
+
+    store.save(sample())
+    store.secrets.set("prod", "client_secret", "s1")
+    store.secrets.set("prod", "token", "s2")
+    real_set = memory_keyring.set_password
+    sets = []
+
+    def second_set_fails(service, username, password):  # the keyring locks after the first copy
+        sets.append(username)
+        if len(sets) == 2:
+            raise keyring.errors.PasswordSetError("locked")
+        real_set(service, username, password)
+
+    monkeypatch.setattr(memory_keyring, "set_password", second_set_fails)
+    with pytest.raises(Exception, match="locked"):
+        store.rename("prod", "production")
+    assert store.names() == ["prod"]
+    assert memory_keyring.entries == {("workbench", "prod:client_secret"): "s1", ("workbench", "prod:token"): "s2"}
+
+
 def test_remove_deletes_the_file_and_every_secret(store, memory_keyring):
     store.save(sample())
     store.secrets.set("prod", "client_secret", "s1")

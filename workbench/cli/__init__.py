@@ -67,18 +67,8 @@ def _run_sim(args: argparse.Namespace) -> int:
 
 
 def _open_app(args: argparse.Namespace) -> int:
-    try:
-        from workbench.tui.app import run
-    except ModuleNotFoundError as exc:
-        if exc.name != "workbench.tui.app":
-            raise
-        print(
-            "workbench: the app is not part of this build yet (workbench.tui.app is missing).\n"
-            "The commands work: see `workbench --help`, e.g. `workbench profile list` or "
-            "`workbench --demo images list -p demo-glance`.",
-            file=sys.stderr,
-        )
-        return 1
+    from workbench.tui.app import run
+
     result = run(demo=args.demo)
     return result if isinstance(result, int) else 0
 
@@ -109,12 +99,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tune_command_process() -> None:
+    """Start-up settings for a process that is one command (``main()`` called
+    with the real command line, not the app), measured by
+    ``benchmarks/cli_vs_glance.py``:
+
+    - httpx imports its own command-line tool (rich, click, pygments) whenever
+      they are installed, as they are beside Textual: ~50 ms of every start
+      for a tool never used here. Marking it absent makes httpx skip it.
+    - pydantic scans every installed distribution's entry points for plugins
+      when the first model is built; none are used here.
+    - the cyclic GC ran full collections over the tens of thousands of
+      objects imports create; a short-lived command runs it far less often.
+    """
+    import gc
+
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    gc.set_threshold(50_000, 20, 20)
+
+
 def main(argv: list[str] | None = None) -> int:
+    command_process = argv is None  # the console script (tests pass their own argv)
     argv = sys.argv[1:] if argv is None else argv
     if argv in ([], ["--demo"]):
         # Straight to the app: building the full parser imports every command
         # module, which costs the app's first frame time for nothing.
         return _open_app(argparse.Namespace(demo=bool(argv)))
+    if command_process:
+        _tune_command_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -9,19 +9,42 @@ secrets, or with ``--demo`` its own embedded simulator.
 textual-serve has no authentication: anyone who can reach the port can use
 the app with your profiles. That is why it listens on loopback unless told
 otherwise, and says so loudly when told.
+
+Loopback is not enough on its own: any web page open in the user's browser can
+open a websocket to ``ws://127.0.0.1:8000/ws`` (browsers do not apply the
+same-origin policy to websockets), and textual-serve does not check where the
+page came from. ``WorkbenchServer`` does: a websocket is accepted only when its
+``Origin`` header is the origin of the server's own public URL, the page it
+served; anything else (another site, a missing or ``null`` origin) gets
+HTTP 403 before an app process is started.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import shlex
 import socket
 import sys
+from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_PORT", "add_serve_parser", "build_command", "main", "public_url_for", "run_serve"]
+__all__ = [
+    "DEFAULT_PORT",
+    "add_serve_parser",
+    "build_command",
+    "main",
+    "make_server",
+    "origin_of",
+    "public_url_for",
+    "run_serve",
+]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -89,9 +112,60 @@ def public_url_for(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def origin_of(url: str) -> str:
+    """The web origin of ``url`` as a browser sends it in ``Origin``: ``scheme://host[:port]``,
+    lower-cased, without a default port, path or trailing slash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def make_server(command: str, *, host: str, port: int, title: str, public_url: str) -> Any:
+    """textual-serve's ``Server`` for ``command``, refusing websockets from other origins.
+
+    Built here, so that importing this module does not import textual-serve (or aiohttp).
+    """
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class WorkbenchServer(Server):
+        """textual-serve's server, with the ``Origin`` check its websocket lacks."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.allowed_origin = origin_of(self.public_url)
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            origin = request.headers.get("Origin")
+            if origin is None or _normal_origin(origin) != self.allowed_origin:
+                log.warning("refused a websocket from origin %r (only %s may connect)", origin, self.allowed_origin)
+                raise web.HTTPForbidden(
+                    text=f"workbench serve: websocket refused: origin {origin!r} is not {self.allowed_origin}; "
+                    f"open {self.public_url}/ in the browser\n"
+                )
+            return await super().handle_websocket(request)
+
+    return WorkbenchServer(command, host=host, port=port, title=title, public_url=public_url)
+
+
+def _normal_origin(origin: str) -> str | None:
+    try:
+        return origin_of(origin)
+    except ValueError:
+        return None  # "null" (a sandboxed page, a file:// page) or garbage: never ours
+
+
 def run_serve(args: argparse.Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        import textual_serve.server  # noqa: F401 - present?
     except ImportError:
         print("workbench serve: needs the textual-serve package (pip install textual-serve)", file=sys.stderr)
         return 1
@@ -101,13 +175,18 @@ def run_serve(args: argparse.Namespace) -> int:
         # The page must know its own URL, so pick the port before starting.
         port = _free_port(args.host)
     public_url = (args.public_url or public_url_for(args.host, port)).rstrip("/")
+    try:
+        origin_of(public_url)
+    except ValueError as exc:
+        print(f"workbench serve: --public-url: {exc}", file=sys.stderr)
+        return 2
     if not _is_loopback(args.host):
         print(f"workbench serve: WARNING: listening on {args.host}, not loopback. The server has no "
               "authentication: anyone who can reach it can use the app with your profiles and secrets.",
               file=sys.stderr)
     print(f"workbench serve: open {public_url}/ in a browser{' (demo)' if demo else ''}; Ctrl+C stops",
           flush=True)
-    server = Server(build_command(demo), host=args.host, port=port, title=args.title, public_url=public_url)
+    server = make_server(build_command(demo), host=args.host, port=port, title=args.title, public_url=public_url)
     try:
         server.serve()
     except OSError as exc:

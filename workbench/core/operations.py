@@ -26,11 +26,10 @@ import asyncio
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -49,6 +48,7 @@ from workbench.core.errors import (
     clean_text,
     parse_error_json,
 )
+from workbench.core.files import write_atomic
 from workbench.core.http import HttpCore, check_same_origin, decode_json
 from workbench.core.retry import parse_retry_after
 
@@ -596,6 +596,34 @@ class EventStream:
         self.close()
 
 
+def read_state_file(path: Path) -> list[dict[str, Any]]:
+    """The operation records in a file ``OperationTracker.save`` wrote ([] if
+    there is no file), every one checked to be a valid ``Operation``.
+
+    A file that is not such a file, or holds a record that is not an operation,
+    raises ``ValueError`` naming the file: it is damaged, and nothing of it is used.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a saved operations file ({exc})") from None
+    if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
+        raise ValueError(f"{path}: unsupported operations file (expected version {STATE_VERSION})")
+    records = document.get("operations") or []
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: not a saved operations file ('operations' is not a list)")
+    for number, record in enumerate(records, 1):
+        try:
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            Operation.from_dict(record)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: damaged operation record #{number} ({exc})") from None
+    return records
+
+
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransportError):
         return True
@@ -949,37 +977,17 @@ class OperationTracker:
                 ops.append(data)
         document = {"version": STATE_VERSION, "saved_at": self._clock(), "operations": ops}
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, ensure_ascii=False, default=str)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        return target
+        return write_atomic(target, json.dumps(document, ensure_ascii=False, default=str).encode("utf-8"))
 
     def load(self, path: str | os.PathLike[str] | None = None) -> list[Operation]:
         """Read operations saved by ``save`` (not yet polled: call ``resume``).
-        A missing file is no operations; a damaged one raises ``ValueError``."""
+        A missing file is no operations; a damaged one raises ``ValueError``
+        and loads nothing."""
         source = Path(path) if path is not None else self.state_path
         if source is None:
             raise ValueError("load: no path given and the tracker has no state_path")
-        try:
-            document = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        except ValueError as exc:
-            raise ValueError(f"{source}: not a saved operations file ({exc})") from None
-        if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
-            raise ValueError(f"{source}: unsupported operations file (expected version {STATE_VERSION})")
         loaded = []
-        for record in document.get("operations") or []:
+        for record in read_state_file(source):
             op = Operation.from_dict(record)
             if op.id not in self._ops:
                 self._ops[op.id] = op
@@ -989,12 +997,16 @@ class OperationTracker:
                 loaded.append(op)
         return loaded
 
-    def resume(self) -> list[Operation]:
-        """Start polling every unfinished operation that is not being polled and
-        has a registered poller; returns those started. The saved schedule is
+    def resume(self, ids: Iterable[str] | None = None) -> list[Operation]:
+        """Start polling every unfinished operation (of ``ids`` only, if given)
+        that is not being polled and has a registered poller; returns those
+        started. The others stay as they are, unpolled. The saved schedule is
         kept: an operation the server asked to wait is not polled earlier."""
+        wanted = None if ids is None else set(ids)
         started = []
         for op in self._ops.values():
+            if wanted is not None and op.id not in wanted:
+                continue
             if op.done or op.id in self._tasks or self.poller_for(op) is None:
                 continue
             self._start(op)
@@ -1053,4 +1065,5 @@ __all__ = [
     "GlanceStatusPoller",
     "CancelNotSupported",
     "STATE_VERSION",
+    "read_state_file",
 ]

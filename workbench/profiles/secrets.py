@@ -338,31 +338,73 @@ class SecretStore:
         log.debug("removed secret %r of profile %r", field, profile)
 
     def move(self, old: str, new: str, fields: tuple[str, ...] | list[str]) -> list[str]:
-        """Move secrets from profile ``old`` to ``new`` (keyring and session).
+        """Move secrets from profile ``old`` to ``new`` (keyring and session): all or nothing.
+
+        First every keyring secret of ``old`` is copied to ``new``; if any copy
+        fails, the copies are undone (what ``new`` held before is put back) and
+        the error raised, so ``old`` still has every secret. Only then are the
+        entries of ``old`` deleted; if a delete fails, the deleted ones are put
+        back and the copies undone the same way. The session memory moves last,
+        once the keyring has.
 
         Returns notices for environment overrides, which only the user can rename.
         """
-        notices = []
         backend: KeyringBackend | None
         try:
             backend = self.keyring()
         except NoSecureKeyring:
             backend = None
+        if backend is not None:
+            self._move_in_keyring(backend, old, new, fields)
+        notices = []
         for field in fields:
             with self._lock:
                 remembered = self._session.pop((old, field), None)
                 if remembered is not None:
                     self._session[(new, field)] = remembered
-            if backend is not None:
-                stored = self._backend_call(backend, "get_password", old, field)
-                if stored is not None:
-                    self.set(new, field, stored)
-                    self._backend_call(backend, "delete_password", old, field)
             if self.env_value(old, field) is not None:
                 notices.append(
                     f"{env_var_name(old, field)} is set; profile '{new}' reads {env_var_name(new, field)} instead"
                 )
         return notices
+
+    def _move_in_keyring(self, backend: KeyringBackend, old: str, new: str, fields: tuple[str, ...] | list[str]
+                         ) -> None:
+        """Copy every secret of ``old`` to ``new``, then delete ``old``'s; undo all on a failure."""
+        values: dict[str, str] = {}  # field -> the secret of ``old``
+        replaced: dict[str, str | None] = {}  # field -> what ``new`` held before the copy
+        deleted: list[str] = []
+        try:
+            for field in fields:
+                stored = self._backend_call(backend, "get_password", old, field)
+                if stored is not None:
+                    values[field] = stored
+            for field, value in values.items():
+                replaced[field] = self._backend_call(backend, "get_password", new, field)
+                self.set(new, field, value)
+            for field in values:
+                self._backend_call(backend, "delete_password", old, field)
+                deleted.append(field)
+        except BaseException:
+            for field in deleted:
+                self._undo(backend, old, field, values[field])
+            for field, previous in replaced.items():
+                self._undo(backend, new, field, previous)
+            raise
+
+    def _undo(self, backend: KeyringBackend, profile: str, field: str, value: str | None) -> None:
+        """Put back ``value`` (None: no entry) as secret ``field`` of ``profile``; best effort."""
+        key = keyring_key(profile, field)
+        try:
+            if value is None:
+                backend.delete_password(self.service, key)
+            else:
+                backend.set_password(self.service, key, value)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - the first failure is the one raised; this one is logged
+            log.error("could not restore secret %r of profile %r in %s while undoing a rename: %s",
+                      field, profile, _describe(backend), type(exc).__name__)
 
     def _backend_call(self, backend: KeyringBackend, method: str, profile: str, field: str) -> str | None:
         try:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -37,6 +36,7 @@ import filelock
 import platformdirs
 import tomli_w
 
+from workbench.core.files import TEMP_SUFFIX, fsync_directory, write_atomic
 from workbench.profiles.model import (
     PROVIDERS,
     FieldProblem,
@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 HOME_ENV = "WORKBENCH_HOME"
 _SUFFIX = ".toml"
-_TEMP_SUFFIX = ".tmp"
 
 
 class ProfileNotFound(ProfileError):
@@ -261,7 +260,7 @@ class ProfileStore:
             for notice in notices:
                 log.warning("%s", notice)
             old_path.unlink()
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         return renamed.with_revision(revision_of(data))
 
     def remove(self, name: str) -> None:
@@ -280,7 +279,7 @@ class ProfileStore:
             for secret in fields:
                 self.secrets.delete(name, secret)
             path.unlink()
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
 
     def import_file(self, source: str | Path, *, name: str | None = None, replace: bool = False) -> Profile:
         """Store the profile in the TOML file ``source`` (such as ``profiles/kusto.toml``).
@@ -320,25 +319,11 @@ class ProfileStore:
 
     # ------------------------------------------------------------------ atomic writes
     def _write_atomic(self, path: Path, data: bytes) -> None:
-        # mkstemp creates the file O_EXCL with mode 0600: private from its first moment.
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_directory(self.directory)
+        write_atomic(path, data, mode=0o600)
 
     def _sweep_temporaries(self, name: str) -> None:
         """Remove temp files of ``name`` left by a crashed writer (call with its lock held)."""
-        for stale in self.directory.glob(f".{name}{_SUFFIX}.*{_TEMP_SUFFIX}"):
+        for stale in self.directory.glob(f".{name}{_SUFFIX}.*{TEMP_SUFFIX}"):
             try:
                 stale.unlink()
                 log.info("removed %s, left by an interrupted save", display_path(stale))
@@ -358,14 +343,3 @@ def _load_toml(data: bytes, *, path: Path, name: str | None) -> dict:
 
 def _parse(data: bytes, *, path: Path, name: str) -> Profile:
     return Profile.from_toml_dict(_load_toml(data, path=path, name=name), name=name, source=path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename or unlink in ``directory`` durable (POSIX; Windows has no directory fsync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,6 +18,7 @@ settings record a profile turns into one of these.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import time
@@ -195,9 +196,11 @@ class AzureCliToken(TokenAuth):
             async with asyncio.timeout(self.timeout):
                 stdout, stderr = await process.communicate()
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await _stop(process)
             raise AzureCliError(f"'az account get-access-token' did not answer within {self.timeout:g} s") from None
+        except BaseException:  # cancelled (the request, the app closing): az must not outlive us
+            await _stop(process)
+            raise
         error_text = clean_text(stderr.decode("utf-8", "replace"), 1000)
         if process.returncode != 0:
             if "az login" in error_text or "not logged in" in error_text.lower():
@@ -220,6 +223,15 @@ class AzureCliToken(TokenAuth):
 
     def __repr__(self) -> str:
         return f"AzureCliToken(resource={self.resource!r}, tenant_id={self.tenant_id!r}, command={self.command!r})"
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Kill ``process`` if it still runs, and reap it, even if the caller is being cancelled."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    # Shielded: a second cancellation must not leave a zombie behind.
+    await asyncio.shield(process.wait())
 
 
 def _cli_expiry(body: dict) -> float | None:
