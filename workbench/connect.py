@@ -380,10 +380,14 @@ class Workspace:
         """The open driver of ``profile`` (a name or a ``Profile``), opening it on first use.
 
         Its operation poller is registered with the tracker for that profile.
+        The profile's warnings (TLS verification off, ...) are given every
+        time, cached driver or not: a risk is worth repeating.
         """
         loaded = self.profiles.load(profile) if isinstance(profile, str) else profile
         cached = self._drivers.get(loaded.name)
         if cached is not None and self._profiles.get(loaded.name) == loaded:
+            for warning in loaded.warnings:
+                self._warn(warning)
             return cached
         driver = open_driver(loaded, self.secrets, transport=self.transport, request_log=self.request_log,
                              prompt=self.prompt, warn=self._warn)

@@ -484,11 +484,6 @@ async def test_an_app_session_never_shows_a_secret(canary_sim, tmp_path, memory_
 
 
 @pytest.mark.skipif(not _app_available(), reason="workbench.tui.app is not there yet")
-@pytest.mark.xfail(strict=True, reason=(
-    "the app shows a profile's warnings (TLS verification off) only when its driver is first opened: "
-    "Workspace.driver() caches the driver and open_driver() is where warnings are emitted, so opening the "
-    "profile again shows nothing. Fix: WorkbenchApp._open_profile should notify workspace.profile(name).warnings "
-    "on every opening (or Workspace.driver should call on_warning for a cached driver too)"))
 async def test_the_app_warns_every_time_a_tls_off_profile_is_opened(canary_sim, tmp_path, memory_keyring):
     from workbench.connect import Workspace
     from workbench.tui.app import WorkbenchApp
