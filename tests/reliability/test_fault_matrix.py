@@ -434,9 +434,7 @@ LOST_ANSWER_CASES = {
     pytest.param(("yandex", "create"), id="yandex-create"),
     pytest.param(("kusto", "create (PUT)"), id="kusto-create"),
     pytest.param(("glance", "rename (replace)"), id="glance-rename"),
-    pytest.param(("glance", "delete"), id="glance-delete", marks=pytest.mark.xfail(strict=True, reason=(
-        "Glance driver: a DELETE whose 204 was lost is retried (DELETE is idempotent) and the retry's 404 is "
-        "raised as ApiError, so a delete that worked is reported as 'not found'"))),
+    pytest.param(("glance", "delete"), id="glance-delete"),
 ])
 async def test_a_change_whose_answer_was_lost_succeeds_exactly_once(server, profiles, case):
     provider, change = case

@@ -252,19 +252,8 @@ TYPED_MODES = ["malformed", "html_200", "html_502", "empty", "missing", "wrong_t
                "loop_pair", "huge_declared"]
 
 
-_EMPTY_IMAGE = ("{provider}.get_image accepts an answer without any image member ({mode}) and returns an "
-                "image with an empty id: it should raise InvalidResponse('the image has no id') when the body "
-                "lacks the image's identity (Kusto: 'name'; Yandex: 'id')")
 #: (provider, mode, read) -> the bug that makes the case fail today (kept as strict xfails).
-KNOWN_BUGS = {
-    ("kusto", "empty", "get"): ("Kusto get_image: an empty 200 body makes request_json return None and "
-                                "SandboxCustomImage.model_validate(None) raises pydantic's ValidationError, not a "
-                                "WorkbenchError; check 'isinstance(body, dict)' first and raise InvalidResponse"),
-    ("kusto", "missing", "get"): _EMPTY_IMAGE.format(provider="kusto", mode="missing"),
-    ("kusto", "wrong_types", "get"): _EMPTY_IMAGE.format(provider="kusto", mode="wrong_types"),
-    ("yandex", "missing", "get"): _EMPTY_IMAGE.format(provider="yandex", mode="missing"),
-    ("yandex", "wrong_types", "get"): _EMPTY_IMAGE.format(provider="yandex", mode="wrong_types"),
-}
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 
 
 def _cases():
@@ -301,13 +290,7 @@ async def test_bad_answers_end_in_a_typed_error(servers, counts, provider, mode,
 
 @pytest.mark.parametrize("provider", [
     "kusto", "batch",
-    pytest.param("glance", marks=pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-        "Glance driver: a list page whose 'images' holds a non-object (a string, a number) crashes image_summary "
-        "with AttributeError ('str' object has no attribute 'get'); _page_images should skip non-dict items or "
-        "raise InvalidResponse"))),
-    pytest.param("yandex", marks=pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-        "Yandex driver: a list page whose 'images' holds a non-object crashes image_summary with AttributeError; "
-        "_page_items should skip non-dict items or raise InvalidResponse"))),
+    "glance", "yandex",
 ])
 async def test_items_of_the_wrong_type_never_crash_the_listing(servers, counts, provider):
     hostile, main, _, _ = servers

@@ -463,17 +463,10 @@ DEEP_JSON = b"[" * 5_000 + b"]" * 5_000  # 10 KB; Python's json gives up (Recurs
 
 @pytest.mark.parametrize("name", [
     pytest.param("kusto"),
-    pytest.param("glance", marks=pytest.mark.xfail(strict=True, reason=(
-        "Glance simulator: a deeply nested JSON body (RecursionError in json.loads) is a 500; _json_body "
-        "must catch RecursionError with ValueError and answer 400 'Malformed JSON'"))),
-    pytest.param("keystone", marks=pytest.mark.xfail(strict=True, reason=(
-        "Keystone simulator: a deeply nested JSON body is a 500; _authenticate must catch RecursionError "
-        "with ValueError and answer 400 'Malformed JSON in request body.'"))),
-    pytest.param("yandex_compute", marks=pytest.mark.xfail(strict=True, reason=(
-        "Yandex simulator: a deeply nested JSON body is a 500; json_body must catch RecursionError with "
-        "ValueError and answer INVALID_ARGUMENT"))),
-    pytest.param("yandex_iam", marks=pytest.mark.xfail(strict=True, reason=(
-        "Yandex IAM simulator: the same json_body as Compute, so a deeply nested JSON body is a 500"))),
+    pytest.param("glance"),
+    pytest.param("keystone"),
+    pytest.param("yandex_compute"),
+    pytest.param("yandex_iam"),
 ])
 def test_deeply_nested_json_is_a_client_error_not_a_crash(fuzzer, name):
     response = _post(fuzzer, name, DEEP_JSON)
@@ -481,8 +474,6 @@ def test_deeply_nested_json_is_a_client_error_not_a_crash(fuzzer, name):
 
 
 # Known deviations, kept failing until fixed (strict: they must fail while the bug is there).
-@pytest.mark.xfail(strict=True, reason="Entra simulator: an unknown path answers Starlette's plain-text "
-                                       "'Not Found', not an OAuth error body (no 404 handler on its app)")
 def test_entra_unknown_path_answers_an_oauth_error(fuzzer):
     service = fuzzer.services["entra"]
     check(fuzzer, service, {"method": "POST", "path": "/tenant/oauth2/v2.0/authorize2", "query": [],
@@ -501,10 +492,6 @@ UNLISTED_METHOD_CASES = [
 
 
 @pytest.mark.parametrize("name, method, path", UNLISTED_METHOD_CASES)
-@pytest.mark.xfail(strict=True, reason="a method missing from a route's methods list reaches Starlette's default "
-                                       "plain-text 405 'Method Not Allowed' instead of the service's error shape "
-                                       "(Kusto, Glance/IMS and Keystone: any non-standard verb; Keystone also "
-                                       "OPTIONS; Entra also OPTIONS)")
 def test_an_unlisted_http_method_gets_the_service_error_shape(fuzzer, name, method, path):
     service = fuzzer.services[name]
     response = check(fuzzer, service, {"method": method, "path": path, "query": [("api-version", "2024-04-13")],
@@ -514,9 +501,6 @@ def test_an_unlisted_http_method_gets_the_service_error_shape(fuzzer, name, meth
 
 @pytest.mark.parametrize("name", ["kusto", "batch", "glance", "ims", "keystone", "yandex_compute",
                                   "yandex_operation", "yandex_iam", "entra"])
-@pytest.mark.xfail(strict=True, reason="a decoded newline (%0A) in a path escapes the service's Mount (Starlette's "
-                                       "'.*' path regex stops at a newline), so the simulator's root answers a "
-                                       "plain-text 404 'Not Found' instead of the service's error")
 def test_a_newline_in_the_path_gets_the_service_error_shape(fuzzer, name):
     service = fuzzer.services[name]
     path = service.routes[0].rsplit("/", 1)[0] + "/%0Aimage"

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from workbench.providers.batch.models import API_VERSION
 from workbench.providers.batch.odata import FilterSyntaxError, compile_filter, parse_filter
@@ -38,7 +38,7 @@ from workbench.sim.app import PREFIXES
 from workbench.sim.batch_catalog import BatchState, generated_images
 from workbench.sim.batch_shared_key import sign, string_to_sign
 from workbench.sim.context import SimContext
-from workbench.sim.http_util import service_root, simulator_root
+from workbench.sim.http_util import service_mount, service_root, simulator_root
 from workbench.sim.tokens import bearer
 
 #: api-versions this simulator answers (the real service accepts every released one).
@@ -335,7 +335,7 @@ def mounts(ctx: SimContext) -> list[BaseRoute]:
     state = BatchState.seeded(ctx.config)
     ctx.states["batch"] = state
     service = BatchService(ctx, state)
-    return [Mount(PREFIXES["batch"], app=ctx.faults.wrap(_app(service), _render_fault))]
+    return [service_mount(PREFIXES["batch"], ctx.faults.wrap(_app(service), _render_fault))]
 
 
 __all__ = ["mounts", "BatchState", "BatchService", "BatchApiError", "error_response", "generated_images",

@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
-from workbench.sim.http_util import media_type, service_root
+from workbench.sim.http_util import AnyMethodRoute, media_type, service_mount, service_root
 
 #: resource (without trailing slashes) -> token audience
 RESOURCE_AUDIENCES: dict[str, str] = {
@@ -245,6 +246,19 @@ class EntraService:
         # The simulator's tokens are opaque, not signed JWTs: no signing keys.
         return JSONResponse({"keys": []})
 
+    async def routing_error(self, request: Request, exc: Exception) -> JSONResponse:
+        """An unknown path or a verb a discovery document does not take, as an OAuth error."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            error = EntraError(405, "invalid_request", 900561,
+                               f"The endpoint only accepts GET requests. Received a {request.method} request.")
+        else:
+            error = EntraError(exc.status_code, "invalid_request", 9002313,
+                               "Invalid request. Request is malformed or invalid. "
+                               f"The path '{request.url.path}' is not an endpoint of this authority.")
+        correlation_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+        return self._error(request, error, str(uuid.uuid4()), correlation_id)
+
     # -- answers ---------------------------------------------------------------
     def _headers(self, request: Request, trace_id: str, correlation_id: str) -> dict[str, str]:
         headers = {**_NO_STORE, "x-ms-request-id": trace_id, "x-ms-ests-server": "workbench-sim"}
@@ -279,15 +293,16 @@ def _missing(parameter: str) -> EntraError:
 def mounts(ctx: SimContext) -> list[BaseRoute]:
     service = EntraService(ctx)
     ctx.states["entra"] = service
-    token_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]  # non-POST get Entra's own error
     app = Starlette(
         routes=[
-            Route("/{tenant}/oauth2/v2.0/token", service.token_v2, methods=token_methods),
-            Route("/{tenant}/oauth2/token", service.token_v1, methods=token_methods),
+            # Every verb reaches the token endpoints: non-POST get Entra's own error.
+            AnyMethodRoute("/{tenant}/oauth2/v2.0/token", service.token_v2),
+            AnyMethodRoute("/{tenant}/oauth2/token", service.token_v1),
             Route("/{tenant}/v2.0/.well-known/openid-configuration", service.openid_configuration_v2, methods=["GET"]),
             Route("/{tenant}/.well-known/openid-configuration", service.openid_configuration_v1, methods=["GET"]),
             Route("/{tenant}/discovery/v2.0/keys", service.keys, methods=["GET"]),
             Route("/{tenant}/discovery/keys", service.keys, methods=["GET"]),
-        ]
+        ],
+        exception_handlers={HTTPException: service.routing_error},
     )
-    return [Mount(PREFIXES["entra"], app=app)]
+    return [service_mount(PREFIXES["entra"], app)]

@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Route, Router
 
 from workbench.providers.glance.models import CORE_ATTRIBUTES, PATCH_MEDIA_TYPES, RESERVED_NAMESPACE
 from workbench.sim import glance_seed
@@ -52,9 +52,9 @@ from workbench.sim.glance_query import ListQuery
 from workbench.sim.glance_schema import image_schema, images_schema, schema_violation
 from workbench.sim.glance_seed import seed_bulk
 from workbench.sim.glance_state import Caller, GlanceState, now_iso, snapshot
-from workbench.sim.http_util import ResponseHeaders, ServiceRootWithoutSlash, media_type, service_root, simulator_root
+from workbench.sim.http_util import (AnyMethodRoute, ResponseHeaders, ServiceRootWithoutSlash, media_type, service_mount,
+                                     service_root, simulator_root)
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 NOT_HELD = "The simulator holds no file for this seeded image; upload to an image created here to download it."
 
 # Version documents exactly as the reference servers list them.
@@ -86,7 +86,7 @@ async def _json_body(request: Request) -> Any:
         raise GlanceError(400, "Body expected in request.")
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep for json
         raise GlanceError(400, "Malformed JSON in request body.") from None
 
 
@@ -130,8 +130,8 @@ class GlanceService:
             ("/v2/schemas/images", self._dispatch({"GET": self.images_schema})),
             ("/{path:path}", self.fallback),
         ]
-        # Every method reaches the handler, which answers 405 the way Glance does.
-        return [Route(path, endpoint, methods=ALL_METHODS) for path, endpoint in table]
+        # Every method (PROPFIND too) reaches the handler, which answers 405 the way Glance does.
+        return [AnyMethodRoute(path, endpoint) for path, endpoint in table]
 
     def _dispatch(self, handlers: dict[str, Callable]) -> Callable:
         async def endpoint(request: Request) -> Response:
@@ -393,7 +393,7 @@ def _service(ctx: SimContext, key: str, flavour: str) -> list[BaseRoute]:
     api = ctx.faults.wrap(Router(routes=service.routes()), service.render_fault)
     # Injected faults and 404s carry a request id too, as every Glance answer does.
     app = ResponseHeaders(api, lambda scope: {"x-openstack-request-id": request_id()}, keep_existing=True)
-    return [Route(prefix, ServiceRootWithoutSlash(app, prefix)), Mount(prefix, app=app)]
+    return [Route(prefix, ServiceRootWithoutSlash(app, prefix)), service_mount(prefix, app)]
 
 
 def mounts(ctx: SimContext) -> list[BaseRoute]:

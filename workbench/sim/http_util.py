@@ -6,10 +6,12 @@ differs (error shapes, how bodies are read and rejected) it keeps its own code.
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable, TypeVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -43,6 +45,39 @@ class ServiceRootWithoutSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope = dict(scope, root_path=scope.get("root_path", "") + self.prefix, path=scope["path"] + "/")
         await self.app(scope, receive, send)
+
+
+_R = TypeVar("_R", Mount, Route)
+
+
+def across_newlines(route: _R) -> _R:
+    """``route`` with its ``{path:path}`` part matching any character.
+
+    Starlette's path regex is ``.*``, which stops at a decoded newline (``%0A``):
+    such a request would escape the service's Mount (or its catch-all route)
+    and get the simulator root's plain-text 404 instead of the service's error.
+    """
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
+
+
+def service_mount(path: str, app: ASGIApp) -> Mount:
+    """The Mount a service lives under, reached by any path below it (see ``across_newlines``)."""
+    return across_newlines(Mount(path, app=app))
+
+
+class AnyMethodRoute(Route):
+    """A Route every HTTP method reaches, non-standard verbs (PROPFIND) included.
+
+    For endpoints that answer a method they do not serve themselves, in their
+    service's own error shape: a methods list would send other verbs to
+    Starlette's plain-text 405 instead.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any]) -> None:
+        super().__init__(path, endpoint)
+        self.methods = None  # Route.matches and Route.handle then let every method through
+        across_newlines(self)
 
 
 #: scope -> the headers to put on the answer to that request
@@ -79,5 +114,5 @@ class ResponseHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-__all__ = ["HeadersFor", "ResponseHeaders", "ServiceRootWithoutSlash", "media_type", "service_root",
-           "simulator_root"]
+__all__ = ["AnyMethodRoute", "HeadersFor", "ResponseHeaders", "ServiceRootWithoutSlash", "across_newlines",
+           "media_type", "service_mount", "service_root", "simulator_root"]

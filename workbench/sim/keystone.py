@@ -24,17 +24,16 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Route, Router
 
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
-from workbench.sim.http_util import ServiceRootWithoutSlash, simulator_root
+from workbench.sim.http_util import AnyMethodRoute, ServiceRootWithoutSlash, service_mount, simulator_root
 
 API_VERSION = {"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z"}
 MEDIA_TYPE = {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
 UNAUTHORIZED = "The request you have made requires authentication."
 DEFAULT_DOMAIN = {"id": "default", "name": "Default"}
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _stable_id(*parts: str) -> str:
@@ -147,9 +146,10 @@ class KeystoneService:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/", self.version, methods=METHODS),
-            Route("/auth/tokens", self.tokens, methods=METHODS),
-            Route("/{path:path}", self.not_found, methods=METHODS),
+            # Every method (OPTIONS, PROPFIND) reaches the endpoints, which answer 405 in Keystone's shape.
+            AnyMethodRoute("/", self.version),
+            AnyMethodRoute("/auth/tokens", self.tokens),
+            AnyMethodRoute("/{path:path}", self.not_found),
         ]
 
     # -- responses --------------------------------------------------------------------
@@ -191,7 +191,7 @@ class KeystoneService:
     async def _authenticate(self, request: Request) -> Response:
         try:
             body = json.loads(await request.body() or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep for json
             raise KeystoneError(400, "Malformed JSON in request body.") from None
         if not isinstance(body, dict) or not isinstance(body.get("auth"), dict):
             raise _bad_request("", "'auth' is a required property")
@@ -300,7 +300,7 @@ def mounts(ctx: SimContext) -> list[BaseRoute]:
     prefix = PREFIXES["keystone"]
     app = Router(routes=KeystoneService(state).routes())
     # keystoneauth's auth_url has no trailing slash: /keystone/v3 is the root too.
-    return [Route(prefix, ServiceRootWithoutSlash(app, prefix)), Mount(prefix, app=app)]
+    return [Route(prefix, ServiceRootWithoutSlash(app, prefix)), service_mount(prefix, app)]
 
 
 __all__ = ["KeystoneService", "KeystoneState", "mounts"]

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute
 
 from workbench.providers.kusto.models import (
     API_VERSION,
@@ -46,7 +46,7 @@ from workbench.providers.kusto.models import (
 from workbench.sim import kusto_seed
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
-from workbench.sim.http_util import ResponseHeaders, service_root
+from workbench.sim.http_util import AnyMethodRoute, ResponseHeaders, service_mount, service_root
 from workbench.sim.kusto_arm import (
     ArmError,
     arm_error_response,
@@ -348,11 +348,11 @@ def mounts(ctx: SimContext) -> list[BaseRoute]:
     state = build_state(ctx)
     ctx.states["kusto"] = state
     service = KustoService(ctx, state)
-    methods = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD", "OPTIONS"]
-    api = Starlette(routes=[Route("/{path:path}", service.handle, methods=methods)])
+    # Every method and path reaches handle, which answers 404/405 in ARM's shape.
+    api = Starlette(routes=[AnyMethodRoute("/{path:path}", service.handle)])
     # ARM's request and correlation ids go on every answer, injected faults included.
     app = ResponseHeaders(ctx.faults.wrap(api, render_error), arm_ids)
-    return [Mount(PREFIXES["kusto"], app=app)]
+    return [service_mount(PREFIXES["kusto"], app)]
 
 
 __all__ = ["ArmError", "KustoService", "KustoState", "SUPPORTED_API_VERSIONS", "build_state", "mounts", "render_error"]

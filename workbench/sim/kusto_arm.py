@@ -171,7 +171,7 @@ async def json_object(request: Request) -> dict:
         )
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ArmError(
             400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'."
         ) from None

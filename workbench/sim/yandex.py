@@ -28,12 +28,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute
 
 from workbench.providers.yandex import models as ym
 from workbench.providers.yandex.models import Code
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
+from workbench.sim.http_util import service_mount
 from workbench.sim.yandex_filter import parse_filter, parse_order_by
 from workbench.sim.yandex_gateway import (
     YandexApiError,
@@ -367,8 +368,8 @@ def mounts(ctx: SimContext) -> list[BaseRoute]:
     # Cancel is ``GET /operations/{id}:cancel`` (operation_service.proto), so one route serves both.
     operation_routes: list[BaseRoute] = [resource("/operations/{operation_ref}", GET=service.operation)]
     return [
-        Mount(PREFIXES["yandex_compute"], app=service_app(compute_routes, ctx.faults)),
-        Mount(PREFIXES["yandex_operation"], app=service_app(operation_routes, ctx.faults)),
+        service_mount(PREFIXES["yandex_compute"], service_app(compute_routes, ctx.faults)),
+        service_mount(PREFIXES["yandex_operation"], service_app(operation_routes, ctx.faults)),
     ]
 
 

@@ -106,6 +106,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise YandexApiError(Code.INVALID_ARGUMENT, "Request body is not valid JSON: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise YandexApiError(Code.INVALID_ARGUMENT, f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from workbench.providers.yandex import models as ym
 from workbench.providers.yandex.models import Code
 from workbench.sim.app import PREFIXES
 from workbench.sim.context import SimContext
+from workbench.sim.http_util import service_mount
 from workbench.sim.yandex_gateway import (
     YandexApiError,
     endpoint,
@@ -101,7 +102,7 @@ class IamTokens:
 def mounts(ctx: SimContext) -> list[BaseRoute]:
     tokens = IamTokens(ctx)
     routes: list[BaseRoute] = [Route("/iam/v1/tokens", endpoint(tokens.create), methods=["POST"])]
-    return [Mount(PREFIXES["yandex_iam"], app=service_app(routes, faults=None))]
+    return [service_mount(PREFIXES["yandex_iam"], service_app(routes, faults=None))]
 
 
 __all__ = ["IamTokens", "OAUTH_USER_ID", "mounts"]

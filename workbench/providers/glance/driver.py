@@ -34,11 +34,11 @@ import httpx
 from pydantic import BaseModel
 
 from workbench.core.auth import Auth
-from workbench.core.errors import InvalidResponse, WorkbenchError
+from workbench.core.errors import ApiError, InvalidResponse, WorkbenchError
 from workbench.core.http import HttpCore
 from workbench.core.images import ImageSummary
 from workbench.core.operations import GlanceStatusPoller, Operation, PollOutcome
-from workbench.core.requestlog import RequestLog
+from workbench.core.requestlog import LogEntry, RequestLog
 from workbench.core.retry import RetryPolicy
 from workbench.providers.base import ApiRequest, Driver
 from workbench.providers.glance.auth import (
@@ -54,6 +54,7 @@ from workbench.providers.glance.requests import (
     LIST_FILTERS,
     MAX_PAGE,
     CreateImage,
+    DeleteImage,
     GetImage,
     GlanceRequest,
     ListImages,
@@ -107,7 +108,8 @@ def image_summary(image: Mapping[str, Any], provider: str = "glance", raw: Any =
 def _page_images(page: Any, provider: str) -> list[Any]:
     if not isinstance(page, dict) or not isinstance(page.get("images"), list):
         raise InvalidResponse(provider, "expected an images page (an object with an 'images' list)")
-    return page["images"]
+    # An item that is not an object cannot be an image: skip it, as Kusto and Batch do.
+    return [item for item in page["images"] if isinstance(item, dict)]
 
 
 # -- operations --------------------------------------------------------------------------------
@@ -369,6 +371,9 @@ class GlanceDriver(Driver):
             raise ValueError(f"flavour: the request was checked for {request.flavour!r}, this driver is "
                              f"{self.flavour!r}: build it with driver.{builder}()")
         await self.resolve_endpoint()
+        if isinstance(request, DeleteImage):
+            await self._delete(request)
+            return None
         if request.returns == "nothing":
             await self.request(request)
             return None
@@ -381,6 +386,32 @@ class GlanceDriver(Driver):
         if request.returns == "image":
             return self._full_summary(body)
         return body
+
+    async def _delete(self, request: DeleteImage) -> None:
+        """Delete an image; a delete whose 204 was lost still succeeds.
+
+        DELETE is idempotent, so the core replays it when an answer is lost. If
+        the lost answer was the 204, the replay finds the image gone (404): that
+        delete worked. A 404 is only taken as success after an attempt that may
+        have reached Glance (no answer, or a 5xx); after a 401 or 429 it did not.
+        """
+        path = request.path()
+        attempts: list[LogEntry] = []
+
+        def note(entry: LogEntry) -> None:
+            if entry.provider == self.provider and entry.method == "DELETE" and \
+                    entry.url.split("?", 1)[0].endswith(path):
+                attempts.append(entry)
+
+        unsubscribe = self.http.log.subscribe(note)
+        try:
+            await self.request(request)
+        except ApiError as error:
+            earlier = attempts[:-1]  # the last one is the 404 itself
+            if error.status != 404 or not any(e.status is None or e.status >= 500 for e in earlier):
+                raise
+        finally:
+            unsubscribe()
 
     async def update(self, image_id: str, operations: Iterable[PatchOperation | Mapping[str, Any]], *,
                      dialect: PatchDialect | None = None) -> ImageSummary:

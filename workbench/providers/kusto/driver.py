@@ -185,8 +185,7 @@ class KustoDriver(Driver):
     async def get_image(self, image_id: str) -> ImageSummary:
         """One image by name or ARM resource id; ``raw`` is a ``SandboxCustomImage``."""
         request = GetImage(scope=self.scope, image_name=self._image_name(image_id), api_version=self.api_version)
-        body = await self.request_json(request)
-        return image_summary(body, SandboxCustomImage.model_validate(body))
+        return _full_summary(await self.request_json(request))
 
     def _image_name(self, image_id: str) -> str:
         if not image_id.startswith("/"):
@@ -208,8 +207,7 @@ class KustoDriver(Driver):
         if isinstance(request, (CreateOrUpdateImage, UpdateImage, DeleteImage)):
             return await self._start_operation(request)
         if isinstance(request, GetImage):
-            body = await self.request_json(request)
-            return image_summary(body, SandboxCustomImage.model_validate(body))
+            return _full_summary(await self.request_json(request))
         if isinstance(request, CheckNameAvailability):
             return CheckNameResult.model_validate(await self.request_json(request))
         raise TypeError(f"{type(request).__name__} is not a Kusto request this driver sends "
@@ -228,6 +226,21 @@ class KustoDriver(Driver):
 
     def poller(self) -> ArmAsyncPoller:
         return self._poller
+
+
+def _full_summary(body: Any) -> ImageSummary:
+    """A summary whose ``raw`` is the validated ``SandboxCustomImage``; a body
+    that is not one (empty, not an object, without its ``name``) is refused."""
+    if not isinstance(body, dict):
+        raise InvalidResponse("kusto", "expected a SandboxCustomImage object")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidResponse("kusto", "the image has no name")
+    try:
+        model = SandboxCustomImage.model_validate(body)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise InvalidResponse("kusto", f"the image does not parse: {exc}") from None
+    return image_summary(body, model)
 
 
 def _next_link(page: Any) -> str | None:

@@ -98,6 +98,8 @@ def _full_summary(body: Any) -> ImageSummary:
     """A summary whose ``raw`` is the validated ``Image`` model."""
     if not isinstance(body, dict):
         raise InvalidResponse(PROVIDER, "expected an Image object")
+    if not isinstance(body.get("id"), str) or not body["id"]:
+        raise InvalidResponse(PROVIDER, "the image has no id")
     try:
         model = ym.Image.model_validate(body)
     except ValueError as exc:
@@ -111,7 +113,8 @@ def _page_items(page: Any, key: str) -> list[Any]:
     items = page.get(key) or []
     if not isinstance(items, list):
         raise InvalidResponse(PROVIDER, f"the page's {key!r} is not a list")
-    return items
+    # An item that is not an object cannot be an image or operation: skip it, as Kusto and Batch do.
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _image_id_of(operation: Mapping[str, Any]) -> str:
