@@ -9,10 +9,15 @@ tell the user.
 The rows are drawn on Textual's line API (``OperationsList``), like the images
 list: a thousand concurrent operations update without measuring a table, and
 the app's first frame does not pay for DataTable.
+
+Below this session's rows come the finished operations of earlier sessions (the
+tracker's ``history()``, newest first), dimmed, with their final status and
+finish time; they are read once, when the tracker is attached.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +41,9 @@ from workbench.tui.widgets.image_list import fit_cell
 if TYPE_CHECKING:
     from workbench.core.operations import Operation, OperationEvent, OperationTracker
 
-__all__ = ["OperationsList", "OperationsPane", "format_duration"]
+__all__ = ["OperationsList", "OperationsPane", "format_duration", "format_finish"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +76,17 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def operation_cells(op: Operation, now: float) -> dict[str, str]:
-    """The text of each column for ``op`` at time ``now`` (epoch seconds)."""
+def format_finish(when: float, now: float) -> str:
+    """``14:03:27`` today, ``Mar 04`` on another day: when an earlier operation finished."""
+    moment, today = time.localtime(when), time.localtime(now)
+    if moment[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", moment)
+    return time.strftime("%b %d", moment)
+
+
+def operation_cells(op: Operation, now: float, *, earlier: bool = False) -> dict[str, str]:
+    """The text of each column for ``op`` at time ``now`` (epoch seconds);
+    ``earlier``: a finished operation of an earlier session (its last column is the finish time)."""
     status = op.status.value
     if op.timed_out:
         status = "timed out"
@@ -81,7 +97,9 @@ def operation_cells(op: Operation, now: float) -> dict[str, str]:
     else:
         elapsed = format_duration(now - op.started)
         progress = f"{op.progress:.0%} · {elapsed}" if op.progress is not None else elapsed
-    if not op.last_poll:
+    if earlier:
+        last = format_finish(op.updated, now)
+    elif not op.last_poll:
         last = "—"
     elif op.done:
         last = time.strftime("%H:%M:%S", time.localtime(op.last_poll))
@@ -92,7 +110,8 @@ def operation_cells(op: Operation, now: float) -> dict[str, str]:
 
 
 class OperationsList(ScrollView, can_focus=True):
-    """Operations, one per row, oldest first; the cursor picks one."""
+    """This session's operations, one per row, oldest first, then earlier sessions'
+    finished ones, newest first; the cursor picks one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Up", show=False),
@@ -109,6 +128,7 @@ class OperationsList(ScrollView, can_focus=True):
         "operations-list--succeeded",
         "operations-list--failed",
         "operations-list--canceled",
+        "operations-list--earlier",
     }
 
     DEFAULT_CSS = """
@@ -131,6 +151,7 @@ class OperationsList(ScrollView, can_focus=True):
         & > .operations-list--succeeded { color: $text-success; }
         & > .operations-list--failed { color: $text-error; }
         & > .operations-list--canceled { color: $text-warning; }
+        & > .operations-list--earlier { text-style: dim; }
     }
     """
 
@@ -142,48 +163,99 @@ class OperationsList(ScrollView, can_focus=True):
     def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
+        #: This session's operations.
         self.operations: dict[str, Operation] = {}
+        #: Earlier sessions' finished operations (shown below, dimmed).
+        self.earlier: dict[str, Operation] = {}
         self._order: list[str] = []
+        self._earlier_order: list[str] = []
         self._cursor = 0
 
     # -- content -------------------------------------------------------------
     @property
     def row_count(self) -> int:
-        return len(self._order)
+        return len(self._order) + len(self._earlier_order)
+
+    def _op_at(self, row: int) -> tuple[Operation, bool]:
+        """The operation of ``row`` and whether it is an earlier session's."""
+        if row < len(self._order):
+            return self.operations[self._order[row]], False
+        return self.earlier[self._earlier_order[row - len(self._order)]], True
 
     @property
     def highlighted(self) -> Operation | None:
-        if not self._order:
+        if not self.row_count:
             return None
-        return self.operations[self._order[self._cursor]]
+        return self._op_at(self._cursor)[0]
+
+    def is_earlier(self, op_id: str) -> bool:
+        return op_id in self.earlier
+
+    def _resized(self) -> None:
+        self.virtual_size = Size(0, self.row_count + 1)
 
     def upsert(self, op: Operation) -> None:
         new = op.id not in self.operations
+        if new and op.id in self.earlier:  # tracked again in this session: one row, up here
+            self._drop_earlier(op.id)
         self.operations[op.id] = op
         if new:
+            if self._earlier_order and self._cursor >= len(self._order):
+                self._cursor += 1  # the row inserted above keeps the cursor on its operation
             self._order.append(op.id)
-            self.virtual_size = Size(0, len(self._order) + 1)
-            if len(self._order) == 1:
+            self._resized()
+            if self.row_count == 1:
                 self.post_message(self.Highlighted(self))
         self.refresh()
+
+    def add_earlier(self, ops: list[Operation]) -> None:
+        """Show ``ops`` (finished in earlier sessions) below this session's rows, in that order."""
+        was_empty = not self.row_count
+        for op in ops:
+            if op.id in self.operations or op.id in self.earlier:
+                continue
+            self.earlier[op.id] = op
+            self._earlier_order.append(op.id)
+        self._resized()
+        self.refresh()
+        if was_empty and self.row_count:
+            self.post_message(self.Highlighted(self))
+
+    def _drop_earlier(self, op_id: str) -> None:
+        row = len(self._order) + self._earlier_order.index(op_id)
+        del self.earlier[op_id]
+        self._earlier_order.remove(op_id)
+        if self._cursor > row:
+            self._cursor -= 1
+        self._cursor = max(0, min(self._cursor, self.row_count - 1))
 
     def remove(self, op_id: str) -> None:
         if self.operations.pop(op_id, None) is None:
             return
+        row = self._order.index(op_id)
         self._order.remove(op_id)
-        self._cursor = max(0, min(self._cursor, len(self._order) - 1))
-        self.virtual_size = Size(0, len(self._order) + 1)
+        if self._cursor > row:
+            self._cursor -= 1
+        self._cursor = max(0, min(self._cursor, self.row_count - 1))
+        self._resized()
         self.refresh()
         self.post_message(self.Highlighted(self))
 
     def row_text(self, op_id: str) -> list[str]:
         """The cells of ``op_id``'s row as shown (for tests and screen readers)."""
-        cells = operation_cells(self.operations[op_id], self.clock())
+        if op_id in self.operations:
+            cells = operation_cells(self.operations[op_id], self.clock())
+        else:
+            cells = operation_cells(self.earlier[op_id], self.clock(), earlier=True)
         return [cells[column.key] for column in _COLUMNS]
+
+    def row_ids(self) -> list[str]:
+        """The operation ids in row order (this session's, then earlier ones)."""
+        return self._order + self._earlier_order
 
     # -- cursor --------------------------------------------------------------
     def move_cursor(self, row: int) -> None:
-        row = max(0, min(row, len(self._order) - 1))
+        row = max(0, min(row, self.row_count - 1))
         if row == self._cursor:
             return
         self._cursor = row
@@ -205,7 +277,7 @@ class OperationsList(ScrollView, can_focus=True):
         self.move_cursor(0)
 
     def action_cursor_last(self) -> None:
-        self.move_cursor(len(self._order) - 1)
+        self.move_cursor(self.row_count - 1)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -231,11 +303,13 @@ class OperationsList(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style("operations-list--header")
             return Strip([Segment(text, style)]).adjust_cell_length(width, style).crop(0, width)
         row = self.scroll_offset.y + y - 1
-        if row >= len(self._order):
+        if row >= self.row_count:
             return Strip.blank(width, base)
-        op = self.operations[self._order[row]]
-        cells = operation_cells(op, self.clock())
+        op, earlier = self._op_at(row)
+        cells = operation_cells(op, self.clock(), earlier=earlier)
         style = base + self.get_component_rich_style(f"operations-list--{op.status.value}")
+        if earlier:
+            style += self.get_component_rich_style("operations-list--earlier")
         if row == self._cursor:
             style += self.get_component_rich_style("operations-list--cursor")
         text = " " * _GUTTER + " ".join(
@@ -287,17 +361,32 @@ class OperationsPane(Vertical):
         return self.table.operations
 
     @property
+    def earlier(self) -> dict[str, Operation]:
+        """Earlier sessions' finished operations, shown below this session's."""
+        return self.table.earlier
+
+    @property
     def highlighted(self) -> Operation | None:
         return self.table.highlighted
 
     # -- the tracker -----------------------------------------------------------
     def attach(self, tracker: OperationTracker) -> None:
-        """Show ``tracker``'s operations and follow its events."""
+        """Show ``tracker``'s operations, then its history (if it keeps one), and follow its events."""
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._tracker = tracker
         for op in tracker.operations:
             self.upsert(op.snapshot())
+        history = getattr(tracker, "history", None)
+        if callable(history):
+            try:
+                finished = history()
+            except OSError as exc:  # an unreadable history must not keep the app from starting
+                log.warning("could not read the operations history: %s", exc)
+                finished = []
+            self.table.add_earlier([op for op in reversed(finished) if op.id not in self.operations])
+            self._update_title()
+            self._show_detail()
         self._unsubscribe = tracker.subscribe(self._on_event)
 
     def _on_event(self, event: OperationEvent) -> None:
@@ -344,6 +433,8 @@ class OperationsPane(Vertical):
         running = sum(1 for op in self.operations.values() if not op.done)
         total = len(self.operations)
         text = f"Operations · {running} running · {total} in all" if total else "Operations · none yet"
+        if self.earlier:
+            text += f" · {len(self.earlier)} earlier"
         self.query_one("#operations-title", Static).update(Text(text))
 
     def _show_detail(self) -> None:
@@ -353,6 +444,9 @@ class OperationsPane(Vertical):
             detail.update(Text("Operations started here or in earlier sessions appear here.", style="italic"))
             return
         parts = [op.description or f"{op.kind} {op.target}", f"profile {op.profile or '?'}", f"{op.polls} polls"]
+        if self.table.is_earlier(op.id):
+            finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(op.updated))
+            parts.insert(0, f"earlier session · {op.status.value} {finished}")
         if not op.done:
             parts.append("c cancels" if self.can_cancel(op) else "no cancel in this API")
         text = Text(" · ".join(parts))
