@@ -186,7 +186,13 @@ def print_fields(pairs: Iterable[tuple[str, Any]], out: TextIO) -> None:
 
 # --------------------------------------------------------------------------- JSON
 def _dumps(value: Any, *, indent: int | None = None) -> str:
-    return json.dumps(to_jsonable(value), ensure_ascii=False, indent=indent)
+    # Plain dicts, lists and strings (every listed image) go straight to the
+    # encoder, and only what it cannot encode takes the to_jsonable road: a
+    # full to_jsonable walk first was a third of `images list --json`'s CPU.
+    try:
+        return json.dumps(value, ensure_ascii=False, indent=indent, default=to_jsonable)
+    except (TypeError, ValueError):  # keys that are not str/int/float/bool/None, a cycle
+        return json.dumps(to_jsonable(value), ensure_ascii=False, indent=indent)
 
 
 class JsonArrayWriter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
@@ -280,16 +281,24 @@ def _contains_any(text: str, secrets: Iterable[str]) -> bool:
     return any(s and len(s) >= MIN_SECRET_LENGTH and s in text for s in secrets)
 
 
-def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every known secret value (and ``Bearer <token>``) masked."""
-    if not text:
-        return text
+@lru_cache(maxsize=256)
+def _candidates(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every form of ``secrets`` to scrub, longest first (so a secret that
+    contains another is masked whole). Cached: the request log masks every
+    header and URL of every exchange with the same few secrets, and building
+    the variants (three quotings each) cost more than the masking itself."""
     candidates: set[str] = set()
     for secret in secrets:
         if secret and len(secret) >= MIN_SECRET_LENGTH:
             candidates |= _variants(secret)
-    # Longest first, so a secret that contains another is masked whole.
-    for candidate in sorted(candidates, key=len, reverse=True):
+    return tuple(sorted(candidates, key=len, reverse=True))
+
+
+def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every known secret value (and ``Bearer <token>``) masked."""
+    if not text:
+        return text
+    for candidate in _candidates(tuple(secrets)):
         if candidate in text:
             text = text.replace(candidate, MASK)
     return _CREDENTIAL_RE.sub(_mask_credential, text)

@@ -139,7 +139,9 @@ class Image(BaseModel):
     through ``properties``.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build (here and below): the validator is built on first use, so
+    # starting the command line to list images does not pay for it.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     id: str
     name: str | None = None
@@ -237,7 +239,7 @@ class ImsImage(Image):
 class ImagesList(BaseModel):
     """``GET /v2/images``: one page; ``next`` is relative to the service root."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     images: list[Image]
     first: str
@@ -254,7 +256,7 @@ class ImagesList(BaseModel):
 class ImageCreate(BaseModel):
     """``POST /v2/images``: core attributes and custom string properties."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str | None = Field(None, max_length=255)
     id: str | None = Field(None, pattern=UUID_PATTERN)
@@ -359,7 +361,7 @@ class PatchOperation(BaseModel):
     ``name``), so it is tracked through ``model_fields_set``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     op: PatchOpName
     path: str
@@ -442,6 +444,8 @@ class ImagePatch(BaseModel):
     """A whole ``PATCH /v2/images/{id}`` request: the operations, the dialect and
     the cloud flavour whose rules apply (IMS: only name, ``__description`` and
     custom attributes may change)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     operations: list[PatchOperation]
     dialect: PatchDialect = "v2.1"

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-import jsonpatch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.providers.base import ApiRequest, path_segment
@@ -61,6 +60,11 @@ LIST_FILTERS = ("name", "status", "visibility", "tag", "owner", "sort", "disk_fo
 class GlanceRequest(ApiRequest):
     """A Glance request; ``returns`` tells the driver what the answer is:
     "image", "page", "nothing" or "upload" (an image whose status to track)."""
+
+    # Schemas are built on first use, not at import: listing needs only
+    # ListImages, and building every request's validator cost the command
+    # line ~10 ms at each start.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     returns: ClassVar[str] = "image"
 
@@ -169,7 +173,7 @@ class GetImage(GlanceRequest):
 class CreateImage(GlanceRequest, ImageCreate):
     """``POST /v2/images``: an image record (status ``queued``; upload its data next)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     method: ClassVar[str] = "POST"
     expect: ClassVar[tuple[int, ...]] = (201,)
@@ -394,6 +398,8 @@ def patch_between(before: Mapping[str, Any] | BaseModel, after: Mapping[str, Any
     a set and sent whole, without duplicates. A changed read-only attribute
     raises ``ValueError`` naming it.
     """
+    import jsonpatch  # here, not at the top: it (with difflib) is only needed to edit, not to list
+
     old, new = _as_dict(before), _as_dict(after)
     roots: list[str] = []
     for change in jsonpatch.make_patch(old, new).patch:
