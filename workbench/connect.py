@@ -395,7 +395,8 @@ class Workspace:
             self._closing.append(cached)  # the profile changed: close the old one with the rest
         self._drivers[loaded.name] = driver
         self._profiles[loaded.name] = loaded
-        self.tracker.register(loaded.provider, driver.poller(), profile=loaded.name)
+        if self._tracker is not None:  # else registered when the tracker is made
+            self._tracker.register(loaded.provider, driver.poller(), profile=loaded.name)
         return driver
 
     def forget_driver(self, name: str) -> None:
@@ -418,6 +419,10 @@ class Workspace:
             from workbench.core.opstate import SharedStateTracker
 
             self._tracker = SharedStateTracker(self.operations_path, warn=self._warn)
+            # Made on first use: a command that only reads (images list) never
+            # makes it, nor saves its state file on the way out.
+            for name, driver in self._drivers.items():
+                self._tracker.register(self._profiles[name].provider, driver.poller(), profile=name)
         return self._tracker
 
     def track(self, op: Operation, *, profile: str | None = None) -> Operation:

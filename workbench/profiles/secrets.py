@@ -27,12 +27,16 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
+from typing import TYPE_CHECKING
 
 from workbench.core.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+# keyring is imported where it is used, not here: importing it reads every
+# installed distribution's metadata (~25 ms of each start), and a secret set in
+# the environment (CI, containers, scripts) never needs it.
 
 __all__ = [
     "ENV_PREFIX",
@@ -161,6 +165,7 @@ def check_backend(backend: KeyringBackend | None = None) -> KeyringBackend:
     For keyring's chainer, its highest-priority secure member; raises
     ``NoSecureKeyring`` when there is none.
     """
+    import keyring
     from keyring.backends.chainer import ChainerBackend
 
     backend = backend if backend is not None else keyring.get_keyring()
@@ -245,6 +250,8 @@ class SecretStore:
         if value is not None:
             return value
         backend = self.keyring(profile, field)
+        import keyring.errors
+
         try:
             return backend.get_password(self.service, keyring_key(profile, field))
         except keyring.errors.KeyringError as exc:
@@ -294,6 +301,8 @@ class SecretStore:
         """Store the secret in the secure keyring (``NoSecureKeyring`` if there is none)."""
         _check_value(value)
         backend = self.keyring(profile, field)
+        import keyring.errors
+
         try:
             backend.set_password(self.service, keyring_key(profile, field), value)
         except keyring.errors.KeyringError as exc:
@@ -324,6 +333,8 @@ class SecretStore:
             backend = self.keyring(profile, field)
         except NoSecureKeyring:
             return  # nothing of ours can be in an unusable keyring
+        import keyring.errors
+
         try:
             if backend.get_password(self.service, keyring_key(profile, field)) is None:
                 return
@@ -394,6 +405,8 @@ class SecretStore:
 
     def _undo(self, backend: KeyringBackend, profile: str, field: str, value: str | None) -> None:
         """Put back ``value`` (None: no entry) as secret ``field`` of ``profile``; best effort."""
+        import keyring.errors
+
         key = keyring_key(profile, field)
         try:
             if value is None:
@@ -407,6 +420,8 @@ class SecretStore:
                       field, profile, _describe(backend), type(exc).__name__)
 
     def _backend_call(self, backend: KeyringBackend, method: str, profile: str, field: str) -> str | None:
+        import keyring.errors
+
         try:
             return getattr(backend, method)(self.service, keyring_key(profile, field))
         except keyring.errors.PasswordDeleteError:

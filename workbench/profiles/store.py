@@ -31,10 +31,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import filelock
-import platformdirs
-import tomli_w
+from typing import TYPE_CHECKING
 
 from workbench.core.files import TEMP_SUFFIX, fsync_directory, write_atomic
 from workbench.profiles.model import (
@@ -47,6 +44,12 @@ from workbench.profiles.model import (
     provider_secret_fields,
 )
 from workbench.profiles.secrets import SERVICE, SecretStore, env_var_name, keyring_key
+
+if TYPE_CHECKING:
+    import filelock
+
+# filelock, platformdirs and tomli_w are imported where they are used: a
+# command that only reads a profile of WORKBENCH_HOME needs none of them.
 
 __all__ = [
     "HOME_ENV",
@@ -76,6 +79,8 @@ def default_home() -> Path:
     override = os.environ.get(HOME_ENV)
     if override:
         return Path(override).expanduser()
+    import platformdirs
+
     return Path(platformdirs.user_config_dir("workbench", appauthor=False))
 
 
@@ -127,12 +132,16 @@ class ProfileStore:
         return self.directory / f"{name}{_SUFFIX}"
 
     def _lock(self, name: str) -> filelock.BaseFileLock:
+        import filelock
+
         locks = self.directory / ".locks"
         locks.mkdir(mode=0o700, parents=True, exist_ok=True)
         return filelock.FileLock(locks / f"{name}.lock", timeout=self.lock_timeout, mode=0o600)
 
     @contextmanager
     def _locked(self, *names: str) -> Iterator[None]:
+        import filelock
+
         self._ensure_directory()
         with ExitStack() as stack:
             for name in sorted(set(names)):  # one order everywhere: no deadlock
@@ -315,6 +324,8 @@ class ProfileStore:
                     f"(service '{SERVICE}', key '{keyring_key(profile.name, secret)}')"
                 )
         header = "\n".join(lines) + "\n\n"
+        import tomli_w
+
         return (header + tomli_w.dumps(profile.to_toml_dict())).encode("utf-8")
 
     # ------------------------------------------------------------------ atomic writes
