@@ -371,10 +371,6 @@ def test_glance_path_slash_alone_client_and_server_disagree(sim):
     assert client_ok == (response.status_code == 200), (client_ok, response.status_code)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PatchOperation refuses a 'remove' that carries a 'value' (\"'value' must be absent for 'remove'\"), but "
-    "RFC 6902 section 4 says members not defined for an operation MUST be ignored, and Glance (and its simulator) "
-    "accept it: drop that check from PatchOperation._value_rules (render() already leaves the value out)"))
 def test_a_remove_with_a_value_is_a_valid_json_patch(sim):
     from workbench.providers.glance.requests import PatchImage
 
@@ -383,10 +379,6 @@ def test_a_remove_with_a_value_is_a_valid_json_patch(sim):
     assert request.json_body() == [{"op": "remove", "path": "/existing"}]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PatchOperation accepts add/replace of '/locations' with any value (it only skips the string rule for it), "
-    "but Glance 33 (show_multiple_locations off, the default) and its simulator refuse every such patch with 400 "
-    "\"Invalid JSON pointer for this resource: '/locations'\": refuse it in _restricted_pointer with that rule"))
 @pytest.mark.parametrize("value", [None, [{"url": "http://x/y", "metadata": {}}]])
 def test_a_locations_patch_is_refused_like_the_server_does(sim, value):
     from workbench.providers.glance.models import PATCH_V21_MEDIA_TYPE

@@ -319,7 +319,7 @@ def test_to_dialect_renders_each_documented_body():
     ({"op": "add", "path": "name", "value": "x"}, "must start with '/'"),
     ({"op": "add", "path": "/a~2", "value": "x"}, "escape"),
     ({"op": "add", "path": "/x"}, "'value' is required for 'add'"),
-    ({"op": "remove", "path": "/x", "value": "1"}, "'value' must be absent for 'remove'"),
+    ({"op": "add", "path": "/locations", "value": []}, "Invalid JSON pointer for this resource: '/locations'"),
     ({"op": "remove", "path": "/name"}, "'name' is a core attribute"),
     ({"op": "add", "path": "/p", "value": 5}, "custom property 'p' must be a string"),
     ({"op": "replace", "path": "/min_ram", "value": -1}, "must not be negative"),
@@ -331,6 +331,12 @@ def test_client_side_rules_name_the_field_and_rule(raw, needle):
     with pytest.raises(ValidationError) as caught:
         PatchOperation.model_validate(raw)
     assert needle in str(caught.value)
+
+
+def test_a_value_on_a_remove_is_ignored_as_rfc_6902_says():
+    operation = PatchOperation.model_validate({"op": "remove", "path": "/x", "value": "1"})
+    assert operation.render("v2.1") == {"op": "remove", "path": "/x"}
+    assert operation.render("v2.0") == {"remove": "/x"}
 
 
 def test_every_read_only_attribute_is_refused_client_side():

@@ -371,6 +371,9 @@ class PatchOperation(BaseModel):
     @classmethod
     def _restricted_pointer(cls, path: str) -> str:
         attribute = decode_pointer(path)
+        if attribute == "locations":
+            # Glance 33 with show_multiple_locations off (its default) refuses these.
+            raise ValueError("Invalid JSON pointer for this resource: '/locations' (image locations cannot be patched)")
         _check_writable(attribute)
         return path
 
@@ -379,8 +382,8 @@ class PatchOperation(BaseModel):
         has_value = "value" in self.model_fields_set
         if self.op in ("add", "replace") and not has_value:
             raise ValueError(f"'value' is required for {self.op!r}")
-        if self.op == "remove" and has_value:
-            raise ValueError("'value' must be absent for 'remove'")
+        # A 'value' on a remove is ignored, as RFC 6902 (section 4) and Glance do;
+        # render() leaves it out.
         attribute = self.attribute
         if self.op == "remove" and attribute in CORE_ATTRIBUTES:
             raise ValueError(f"{attribute!r} is a core attribute: it may be replaced but not removed")
@@ -388,7 +391,7 @@ class PatchOperation(BaseModel):
             if attribute in CORE_ATTRIBUTES:
                 # The widest disk-format list here; ImagePatch narrows it per flavour.
                 _check_core_value(attribute, self.value, "ims")
-            elif attribute != "locations" and not isinstance(self.value, str):
+            elif not isinstance(self.value, str):
                 raise ValueError(
                     f"value for custom property {attribute!r} must be a string, got {type(self.value).__name__}"
                 )
