@@ -57,9 +57,10 @@ import time
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from workbench.core.format import format_size, to_jsonable
 
 if TYPE_CHECKING:
     from workbench.connect import Workspace
@@ -118,37 +119,6 @@ def _esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data: pydantic models by their API aliases."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json", by_alias=True, exclude_none=True)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    enum_value = getattr(value, "value", None)
-    if isinstance(enum_value, (str, int)):
-        return enum_value
-    return str(value)
-
-
-def format_size(size: int | None) -> str:
-    """``1536`` -> ``1.5 KiB``; None -> ``""``."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)  # pragma: no cover - unreachable
-
-
 def _format_duration(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 60:
@@ -196,7 +166,7 @@ def _card(inner: str) -> str:
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(_jsonable(value), ensure_ascii=False, indent=2, default=str)
+    return json.dumps(to_jsonable(value), ensure_ascii=False, indent=2, default=str)
 
 
 def _filter_text(value: Any) -> str:
@@ -347,7 +317,7 @@ class Image:
         """The summary as plain data, with the full model under ``raw`` (unless ``raw=False``)."""
         data = self.summary.as_dict()
         if raw:
-            data["raw"] = _jsonable(self.summary.raw)
+            data["raw"] = to_jsonable(self.summary.raw)
         return data
 
     def _fields(self) -> list[tuple[str, str]]:
@@ -926,7 +896,7 @@ class Cloud:
         before = image.raw
         if before is None:
             raise ValueError("image: has no full model to edit (read it with cloud.image(id))")
-        after = before.to_api() if hasattr(before, "to_api") else dict(_jsonable(before))
+        after = before.to_api() if hasattr(before, "to_api") else dict(to_jsonable(before))
         after.update(changes)
         options = {"dialect": dialect} if dialect else {}
         return Request(self, driver.edit_request(before, after, **options))
