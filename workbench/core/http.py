@@ -29,6 +29,7 @@ from workbench.core.masking import mask_text
 from workbench.core.preview import RequestPreview
 from workbench.core.requestlog import RequestLog
 from workbench.core.retry import RetryPolicy, parse_retry_after
+from workbench.core.transport import LazyTLSTransport, environment_proxies
 
 T = TypeVar("T")
 
@@ -136,16 +137,19 @@ class HttpCore:
             verify_arg = ssl.create_default_context(cafile=ca_bundle)
         default_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         default_headers.update(headers or {})
+        # Streamed responses hold a connection after their slot is released:
+        # a little headroom above max_concurrency.
+        limits = httpx.Limits(max_connections=max_concurrency + 8, max_keepalive_connections=max_concurrency + 8,
+                              keepalive_expiry=30.0)
+        if transport is None and verify_arg is True and not environment_proxies():
+            transport = LazyTLSTransport(limits=limits)  # no CA bundle loaded until an https request
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
             verify=verify_arg,
             transport=transport,
             follow_redirects=False,
-            # Streamed responses hold a connection after their slot is released:
-            # a little headroom above max_concurrency.
-            limits=httpx.Limits(max_connections=max_concurrency + 8, max_keepalive_connections=max_concurrency + 8,
-                                keepalive_expiry=30.0),
+            limits=limits,
             headers=default_headers,
         )
         self.retry = retry or RetryPolicy()

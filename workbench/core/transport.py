@@ -1,0 +1,56 @@
+"""httpx's own transport, with TLS set up on the first https request.
+
+Loading the CA bundle into an SSL context costs about 40 ms of CPU, a sixth
+of a short command's whole run, and httpx does it when a client is made. A
+profile on plain http (a lab cloud on loopback, the simulator) never needs
+it; so requests go by scheme to one of two ``httpx.AsyncHTTPTransport``s,
+and the https one, with its context, is made when the first https request
+is sent. Verification is exactly httpx's default (certifi, or
+``SSL_CERT_FILE``/``SSL_CERT_DIR``).
+
+``HttpCore`` uses it only where it changes nothing else: verification on
+with no CA file of the profile's, and no proxy in the environment (httpx
+ignores environment proxies when it is given a transport).
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.request
+
+import httpx
+
+
+def environment_proxies() -> bool:
+    """Whether the environment names a proxy (``HTTPS_PROXY``, ``ALL_PROXY``, ...),
+    as httpx reads it."""
+    return bool(urllib.request.getproxies())
+
+
+class LazyTLSTransport(httpx.AsyncBaseTransport):
+    """Plain http through one pool at once; https through a second pool, made
+    (with a verifying SSL context) on the first https request."""
+
+    def __init__(self, *, limits: httpx.Limits) -> None:
+        self._limits = limits
+        # Never used for TLS (https goes to the other pool). Should a TLS
+        # handshake ever reach it, a context with no trusted roots fails closed.
+        self._plain = httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits)
+        self._tls: httpx.AsyncHTTPTransport | None = None
+
+    @property
+    def tls_ready(self) -> bool:
+        """Whether the https pool (and its SSL context) exists yet."""
+        return self._tls is not None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            if self._tls is None:
+                self._tls = httpx.AsyncHTTPTransport(verify=True, limits=self._limits)
+            return await self._tls.handle_async_request(request)
+        return await self._plain.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._plain.aclose()
+        if self._tls is not None:
+            await self._tls.aclose()
