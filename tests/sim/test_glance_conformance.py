@@ -177,6 +177,16 @@ def test_patch_success_in_both_dialects(glance):
                                  "Property fresh already present.\n\n")
 
 
+def test_slash_alone_is_the_attribute_with_the_empty_name(glance):
+    image = glance.create()
+    added = glance.patch(image["id"], [{"op": "add", "path": "/", "value": "x"}])
+    assert added.status_code == 200 and added.json()[""] == "x"
+    replaced = glance.patch(image["id"], [{"replace": "/", "value": "y"}], V20)
+    assert replaced.status_code == 200 and replaced.json()[""] == "y"
+    removed = glance.patch(image["id"], [{"op": "remove", "path": "/"}])
+    assert removed.status_code == 200 and "" not in removed.json()
+
+
 def test_patch_is_atomic(glance):
     image = glance.create(my_prop="v1")
     response = glance.patch(image["id"], [{"op": "replace", "path": "/name", "value": "sim-conformance-half"},

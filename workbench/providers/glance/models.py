@@ -113,9 +113,9 @@ def decode_pointer(pointer: str) -> str:
         raise ValueError(f"{pointer!r} must start with '/' (a JSON pointer such as '/name')")
     if _BAD_TILDE.search(pointer) or pointer.endswith("~"):
         raise ValueError(f"{pointer!r} contains '~' that is not an escape ('~0' for '~', '~1' for '/')")
+    # '/' alone names the attribute whose name is empty: Glance 33 accepts it
+    # (and so must we, or such a property could never be removed).
     token = pointer[1:]
-    if token == "":
-        raise ValueError("'/' names no attribute: give one reference token, such as '/name'")
     if "/" in token:
         raise ValueError(
             f"{pointer!r} has more than one reference token: Glance patches top-level attributes only "
