@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,15 +72,19 @@ class TmuxSession:
     def type(self, text: str) -> None:
         self.run("send-keys", "-t", self.name, "-l", text)
 
-    def wait_for(self, *needles: str, timeout: float = 60.0) -> str:
+    def wait_for(self, *needles: str, absent: Callable[[str], str] | None = None, gone: str = "",
+                 timeout: float = 60.0) -> str:
+        """The first screen showing every needle (and, with ``absent``, where
+        ``gone`` is not in ``absent(screen)``, the part of it that matters)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if all(needle in screen for needle in needles):
+            if all(needle in screen for needle in needles) and (absent is None or gone not in absent(screen)):
                 return screen
             time.sleep(0.2)
-        raise AssertionError(f"timed out after {timeout} s waiting for {needles!r}; the screen was:\n{screen}")
+        wanted = f"{needles!r}" + (f" without {gone!r}" if absent is not None else "")
+        raise AssertionError(f"timed out after {timeout} s waiting for {wanted}; the screen was:\n{screen}")
 
     def close(self) -> None:
         self.run("kill-server")
@@ -113,8 +118,10 @@ def test_workbench_demo_in_a_real_terminal(session: TmuxSession) -> None:
     # Filter the images: only the matching ones stay.
     session.keys("l", "/")
     session.type("geo")
-    screen = session.wait_for("1 / 10", "geoAnalytics")
-    assert "customImage1" not in screen.split("Operations")[0].split("\n", 3)[-1]
+    def image_rows(screen: str) -> str:  # the images pane, below its title and header
+        return screen.split("Operations")[0].split("\n", 3)[-1]
+
+    session.wait_for("1 / 10", "geoAnalytics", absent=image_rows, gone="customImage1")
     session.keys("Escape")  # in the filter box: clears it
     session.wait_for("10 / 10")
 
