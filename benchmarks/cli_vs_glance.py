@@ -21,7 +21,10 @@ shared machine hits all of them alike), after one unmeasured warm-up run each:
 
 Wall time and CPU (user + system, from the kernel's rusage of each process)
 are medians of the rounds. The server's own share is the median time of the
-same two page requests sent over a warm connection.
+same two page requests sent over a warm connection. CPU seconds drift with
+the machine's load, so workbench and the floor are also run once each under
+`valgrind --tool=callgrind` (when valgrind is installed) and their executed
+instructions compared: the same ratio, without the noise.
 
     .venv/bin/python benchmarks/cli_vs_glance.py             # 2,000 images, 5 rounds, targets checked
     .venv/bin/python benchmarks/cli_vs_glance.py --quick     # smoke check, no targets (see below)
@@ -43,6 +46,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -282,6 +286,26 @@ def profile_workbench(command: list[str], env: dict[str, str], tmp: Path) -> Non
     sys.stderr.write(completed.stderr.decode("utf-8", "replace"))
 
 
+def count_instructions(commands: dict[str, list[str]], env: dict[str, str], tmp: Path) -> dict[str, int]:
+    """Instructions each of ``workbench`` and ``floor`` executes for one listing,
+    under ``valgrind --tool=callgrind``: unlike CPU seconds they do not drift
+    with the machine's load. Empty when valgrind is not installed."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        log("valgrind not found: no instruction counts (apt-get install valgrind)")
+        return {}
+    counts = {}
+    for name in ("workbench", "floor"):
+        completed = subprocess.run(
+            [valgrind, "--tool=callgrind", f"--callgrind-out-file={tmp / ('callgrind.' + name)}", *commands[name]],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp, check=False)
+        found = re.search(r"Collected : (\d+)", completed.stderr)
+        if completed.returncode != 0 or found is None:
+            raise SystemExit(f"{name} under valgrind failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+        counts[name] = int(found.group(1))
+    return counts
+
+
 # --------------------------------------------------------------------------- the report
 def summarise(samples: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
     return {name: {"wall_s": statistics.median(r["wall_s"] for r in runs),
@@ -322,7 +346,7 @@ def figures(m: dict[str, dict[str, float]], quick: bool) -> list[dict[str, Any]]
 
 
 def report(m: dict[str, dict[str, float]], server_s: float, images: int, rounds: int, server: str,
-           versions: dict[str, str], quick: bool) -> list[dict[str, Any]]:
+           versions: dict[str, str], quick: bool, instructions: dict[str, int]) -> list[dict[str, Any]]:
     print(f"CLI listing Glance images, beside openstack, glance and an httpx floor, "
           f"{time.strftime('%Y-%m-%d %H:%M')}: {platform.python_implementation()} {platform.python_version()}, "
           f"{platform.machine()}, {os.cpu_count()} CPUs")
@@ -338,6 +362,11 @@ def report(m: dict[str, dict[str, float]], server_s: float, images: int, rounds:
     print(f"  the server's share: the listing's page requests over a warm connection take {server_s:.3f} s (median)")
     rows = figures(m, quick)
     rows.append({"name": "server time for the listing's pages (median)", "value": round(server_s, 3), "unit": "s"})
+    if instructions:
+        print(f"  instructions (valgrind callgrind, one run each): workbench {instructions['workbench'] / 1e9:.3f} G, "
+              f"floor {instructions['floor'] / 1e9:.3f} G")
+        rows.append({"name": "workbench / floor in instructions (load-independent CPU)",
+                     "value": round(instructions["workbench"] / instructions["floor"], 2), "unit": "x"})
     if quick:
         print("  quick mode: the simulator instead of a real Glance, openstack and glance not run, targets not "
               "checked")
@@ -361,14 +390,15 @@ def tool_versions(venv: Path | None) -> dict[str, str]:
 
 
 def measure(endpoint: str, token: str | None, venv: Path | None, images: int, rounds: int,
-            profile: bool) -> tuple[dict[str, list[dict[str, Any]]], float]:
+            profile: bool, count: bool) -> tuple[dict[str, list[dict[str, Any]]], float, dict[str, int]]:
     with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
         env = bench_env(save_profile(Path(tmp), endpoint, token or "noauth-glance-ignores-tokens"))
         commands = contenders(endpoint, venv, images, token)
         if profile:
             profile_workbench(commands["workbench"], env, Path(tmp))
         samples = run_rounds(commands, env, rounds, images, Path(tmp))
-    return samples, server_time(endpoint, max(rounds, 3), token)
+        instructions = count_instructions(commands, env, Path(tmp)) if count else {}
+    return samples, server_time(endpoint, max(rounds, 3), token), instructions
 
 
 def main() -> None:
@@ -379,6 +409,8 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true", help="start from an empty Glance database")
     parser.add_argument("--profile", action="store_true", help="pyinstrument of one workbench run")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line at the end")
+    parser.add_argument("--no-instructions", action="store_true",
+                        help="skip counting instructions under valgrind (about 30 s)")
     args = parser.parse_args()
 
     if args.quick:
@@ -387,7 +419,7 @@ def main() -> None:
         with simulator(200) as endpoints:
             endpoint, token = endpoints["glance"], endpoints["tokens"]["glance"]
             images = asyncio.run(count_images(endpoint, token))
-            samples, server_s = measure(endpoint, token, None, images, 1, args.profile)
+            samples, server_s, instructions = measure(endpoint, token, None, images, 1, args.profile, count=False)
         venv, rounds, server = None, 1, "the embedded simulator (workbench sim --seed-images 200)"
     else:
         venv, images, rounds = ensure_bench_venv(), args.images, args.rounds
@@ -397,11 +429,12 @@ def main() -> None:
                 raise SystemExit(f"the benchmark's Glance holds {have} images, more than {images}: "
                                  f"rerun with --reseed (or --images {have})")
             seeded_s = asyncio.run(seed(endpoint, images))
-            samples, server_s = measure(endpoint, None, venv, images, rounds, args.profile)
+            samples, server_s, instructions = measure(endpoint, None, venv, images, rounds, args.profile,
+                                                      count=not args.no_instructions)
         server = ("Glance 33.0.0 (noauth, sqlite, 1 gunicorn thread; "
                   + (f"seeded in {seeded_s:.0f} s)" if seeded_s else "seeded by an earlier run)"))
     measured = summarise(samples)
-    rows = report(measured, server_s, images, rounds, server, tool_versions(venv), args.quick)
+    rows = report(measured, server_s, images, rounds, server, tool_versions(venv), args.quick, instructions)
     if args.json:
         print(json.dumps({"benchmark": "cli_vs_glance", "figures": rows,
                           "results": {"medians": measured, "server_s": server_s, "samples": samples}}))

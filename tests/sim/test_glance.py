@@ -379,6 +379,22 @@ async def test_upload_moves_queued_to_active_with_checksums(sim_client, auth):
     assert second.json()["message"] == "Image status transition from active to saving is not allowed<br /><br />\n\n\n"
 
 
+async def test_an_injected_failed_upload_is_a_full_store_and_the_image_stays_queued(sim_client, sim_context, auth):
+    image = await create(sim_client, auth, name="unlucky", disk_format="raw", container_format="bare")
+    url = f"/glance/v2/images/{image['id']}"
+    octet = {**auth, "Content-Type": "application/octet-stream"}
+    sim_context.faults.update({"rate": 1.0, "kinds": ["fail_operation"]})
+    failed = await sim_client.put(url + "/file", headers=octet, content=b"data" * 100)
+    assert failed.status_code == 413
+    assert failed.json()["message"].startswith("Image storage media is full: There is not enough disk space")
+    shown = (await sim_client.get(url, headers=auth)).json()
+    assert (shown["status"], shown["size"]) == ("queued", None)
+    sim_context.faults.update({"rate": 0.0})
+    again = await sim_client.put(url + "/file", headers=octet, content=b"data" * 100)  # queued: may try again
+    assert again.status_code == 204
+    assert (await sim_client.get(url, headers=auth)).json()["status"] == "active"
+
+
 async def test_upload_inspects_qcow2_and_rejects_a_format_mismatch(sim_client, auth):
     good = await create(sim_client, auth, name="q", disk_format="qcow2", container_format="bare")
     octet = {**auth, "Content-Type": "application/octet-stream"}

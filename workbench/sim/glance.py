@@ -326,6 +326,12 @@ class GlanceService:
             if declared in INSPECTED_FORMATS and found != declared:
                 current["status"] = "queued"
                 raise unsupported_media_type(media, f"Image disk_format {declared} does not match stream data {found}")
+            if self.ctx.faults.operation_should_fail():
+                # A fault-injected failed upload fails as a full store does in Glance
+                # (image_data.py: StorageFull -> 413, the image restored to queued).
+                current["status"] = "queued"
+                raise GlanceError(413, "Image storage media is full: "
+                                       "There is not enough disk space on the image storage media.")
             if declared not in INSPECTED_FORMATS and declared != "raw":
                 virtual_size = None  # formats Glance does not inspect report no virtual size
             current.update(size=len(data), virtual_size=virtual_size, checksum=hashlib.md5(data).hexdigest(),
