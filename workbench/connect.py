@@ -115,24 +115,18 @@ class _Context:
     def secret(self, field: str) -> str:
         return self._secrets.require(self.profile.name, field, prompt=self._prompt)
 
-    @property
-    def verify(self) -> bool:
-        return self.profile.tls.verify
-
-    @property
-    def ca_bundle(self) -> str | None:
-        path = self.profile.tls.ca_bundle_path
-        return str(path) if path is not None else None
-
-    @property
-    def timeout(self) -> Any:
-        return self.profile.timeouts.httpx_timeout()
-
-
-def _finish(driver: Driver, ctx: _Context) -> Driver:
-    # The drivers' connect() takes one number; the profile sets every phase.
-    driver.http.client.timeout = ctx.timeout
-    return driver
+    def connect_options(self) -> dict[str, Any]:
+        """The keywords every driver's ``connect()`` takes alike: network, TLS,
+        timeouts (every phase, as the profile sets them), request log, profile name."""
+        ca_bundle = self.profile.tls.ca_bundle_path
+        return {
+            "transport": self.transport,
+            "verify": self.profile.tls.verify,
+            "ca_bundle": str(ca_bundle) if ca_bundle is not None else None,
+            "timeout": self.profile.timeouts.httpx_timeout(),
+            "log": self.log,
+            "profile": self.profile.name,
+        }
 
 
 # --------------------------------------------------------------------------- Azure
@@ -159,20 +153,15 @@ def _open_kusto(ctx: _Context) -> Driver:
     from workbench.providers.kusto.driver import KustoDriver
 
     s = ctx.settings
-    driver = KustoDriver.connect(
+    return KustoDriver.connect(
         subscription_id=s.subscription_id,
         resource_group=s.resource_group,
         cluster=s.cluster,
         base_url=s.arm_endpoint,
         api_version=s.api_version,
         auth=_azure_auth(ctx, "kusto", ARM_SCOPE),
-        transport=ctx.transport,
-        verify=ctx.verify,
-        ca_bundle=ctx.ca_bundle,
-        log=ctx.log,
-        profile=ctx.profile.name,
+        **ctx.connect_options(),
     )
-    return _finish(driver, ctx)
 
 
 def _open_batch(ctx: _Context) -> Driver:
@@ -185,18 +174,13 @@ def _open_batch(ctx: _Context) -> Driver:
         options["account_key"] = ctx.secret("account_key")
     else:
         options["auth"] = _azure_auth(ctx, "batch", BATCH_SCOPE)
-    driver = BatchDriver.connect(
+    return BatchDriver.connect(
         account_url=s.account_url,
         account_name=s.account_name,
         api_version=s.api_version,
-        transport=ctx.transport,
-        verify=ctx.verify,
-        ca_bundle=ctx.ca_bundle,
-        log=ctx.log,
-        profile=ctx.profile.name,
+        **ctx.connect_options(),
         **options,
     )
-    return _finish(driver, ctx)
 
 
 # --------------------------------------------------------------------------- Yandex
@@ -214,20 +198,14 @@ def _open_yandex(ctx: _Context) -> Driver:
             id=auth.key_id, service_account_id=auth.service_account_id, private_key=private_key)
     else:  # static_token
         credentials["iam_token"] = ctx.secret("iam_token")
-    driver = YandexDriver.connect(
+    return YandexDriver.connect(
         folder_id=s.folder_id,
         compute_endpoint=s.compute_endpoint,
         operation_endpoint=s.operation_endpoint,
         iam_endpoint=s.iam_endpoint,
-        transport=ctx.transport,
-        verify=ctx.verify,
-        ca_bundle=ctx.ca_bundle,
-        timeout=ctx.timeout,
-        log=ctx.log,
-        profile=ctx.profile.name,
+        **ctx.connect_options(),
         **credentials,
     )
-    return _finish(driver, ctx)
 
 
 # --------------------------------------------------------------------------- OpenStack
@@ -256,22 +234,16 @@ def _open_glance(ctx: _Context) -> Driver:
         }
     else:  # static_token (the model requires image_endpoint with it)
         credentials = {"token": ctx.secret("token")}
-    driver = GlanceDriver.connect(
+    return GlanceDriver.connect(
         flavour=ctx.profile.provider,
         image_endpoint=s.image_endpoint,
         auth_url=s.auth_url,
         interface=s.interface,
         region=s.region,
         patch_dialect=s.patch_dialect,
-        transport=ctx.transport,
-        verify=ctx.verify,
-        ca_bundle=ctx.ca_bundle,
-        timeout=ctx.timeout,
-        log=ctx.log,
-        profile=ctx.profile.name,
+        **ctx.connect_options(),
         **credentials,
     )
-    return _finish(driver, ctx)
 
 
 #: provider -> opener(_Context) -> Driver; each imports its provider's modules when called.

@@ -113,6 +113,23 @@ async def test_profile_tls_timeouts_and_warnings_reach_the_driver(sim_endpoints,
         await driver.aclose()
     assert any("TLS certificate verification is OFF" in w for w in warnings)
 
+    # Every phase, for every provider: values unlike every default and each other,
+    # so a phase a driver's connect() set itself would show.
+    phases = {"timeouts.connect": "3", "timeouts.read": "42", "timeouts.write": "7", "timeouts.pool": "4"}
+    opened = []
+    for provider, (each, each_secrets) in _profiles(sim_endpoints).items():
+        store = SecretStore(environ={})
+        for field, value in each_secrets.items():
+            store.remember(each.name, field, value)
+        driver = open_driver(each.with_settings(phases), store)
+        try:
+            timeout = driver.http.client.timeout
+            assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (3.0, 42.0, 7.0, 4.0), provider
+            opened.append(provider)
+        finally:
+            await driver.aclose()
+    assert sorted(opened) == ["batch", "glance", "ims", "kusto", "yandex"]
+
     bundle = tmp_path / "missing-ca.pem"
     with pytest.raises(OSError):
         open_driver(profile.with_settings({"tls.ca_bundle": str(bundle)}), secrets, warn=warnings.append)

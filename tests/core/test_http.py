@@ -446,6 +446,28 @@ async def test_page_cap():
                 pass
 
 
+async def test_follow_pages_asks_headers_for_once_per_page_and_a_retry_resends_them():
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        n = int(request.url.params.get("page", "0"))
+        if n == 1 and sum(1 for r in sent if r.url.params.get("page") == "1") == 1:
+            return httpx.Response(503, headers={"Retry-After": "0"})  # page 1 is retried once
+        return httpx.Response(200, json={"value": [n], "next": f"{BASE}/items?page={n + 1}" if n < 2 else None})
+
+    counter = iter(range(100))
+    async with core(handler) as http:
+        items = [i async for i in http.follow_pages(
+            "/items", provider="t", next_of=lambda p: p["next"], items_of=lambda p: p["value"],
+            headers={"X-Fixed": "kept", "X-Page": "overridden"},
+            headers_for=lambda: {"x-page": f"id-{next(counter)}"})]
+    assert items == [0, 1, 2]
+    assert [(r.url.params.get("page", "0"), r.headers.get_list("X-Page")) for r in sent] == [
+        ("0", ["id-0"]), ("1", ["id-1"]), ("1", ["id-1"]), ("2", ["id-2"])]
+    assert all(r.headers["X-Fixed"] == "kept" for r in sent)
+
+
 def test_check_same_origin():
     allowed = ["https://api.test/base", "http://127.0.0.1:8765/kusto"]
     assert check_same_origin("https://api.test:443/other", allowed).host == "api.test"

@@ -17,9 +17,11 @@ import pytest
 from pydantic import ValidationError
 
 from workbench.core.errors import ApiError, AuthError, InvalidResponse
+from workbench.core.http import HttpCore
 from workbench.core.retry import RetryPolicy
 from workbench.providers.azure_auth import AzureCredential, EntraClientCredentials
 from workbench.providers.batch import odata
+from workbench.providers.batch import driver as batch_driver
 from workbench.providers.batch.auth import BatchSharedKey, string_to_sign
 from workbench.providers.batch.driver import (
     BatchDriver,
@@ -142,6 +144,28 @@ async def test_list_reads_every_page_each_with_its_own_client_request_id(any_bat
     assert images[1].extras["batchSupportEndOfLife"] == "2019-11-01T00:00:00.0Z"
     assert isinstance(first.raw, dict) and first.raw["capabilities"] == ["DockerCompatible",
                                                                           "NvidiaTeslaDriverInstalled"]
+
+
+async def test_each_page_gets_its_own_client_request_id_from_the_cores_paging(batch, monkeypatch):
+    made: list[str] = []
+    original = HttpCore.follow_pages
+
+    def recording_follow_pages(self, *args, headers_for, **kwargs):
+        def headers() -> dict[str, str]:
+            page_headers = headers_for()
+            made.append(page_headers["client-request-id"])
+            return page_headers
+
+        return original(self, *args, headers_for=headers, **kwargs)
+
+    monkeypatch.setattr(HttpCore, "follow_pages", recording_follow_pages)
+    images = [image async for image in batch.list_images(maxresults=500)]
+    assert len(images) == CATALOG + SEEDED
+    pages = api_entries(batch)
+    assert len(pages) == 6
+    assert made == [entry.client_request_id for entry in pages]  # what follow_pages asked for is what was sent
+    assert len(set(made)) == 6 and all(uuid.UUID(i) for i in made)
+    assert all(header(e.response_headers, "client-request-id") == e.client_request_id for e in pages)
 
 
 async def test_next_links_are_followed_exactly_as_the_service_sent_them(batch, sim_server):
@@ -456,6 +480,38 @@ def test_shared_key_settings_are_checked():
     with pytest.raises(ValueError, match="give exactly one way to authenticate, got account_key, auth"):
         BatchDriver.connect(account_url="https://a.westus.batch.azure.com", account_key=WRONG_KEY,
                             auth=BatchSharedKey("a", WRONG_KEY))
+
+
+async def test_bad_settings_are_refused_before_a_client_exists(monkeypatch):
+    made: list[HttpCore] = []
+
+    class CountedCore(HttpCore):
+        def __init__(self, **kwargs) -> None:
+            made.append(self)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(batch_driver, "HttpCore", CountedCore)
+    url = "https://a.westus.batch.azure.com"
+    with pytest.raises(ValueError, match="^account_key: not a base64 Batch account key"):
+        BatchDriver.connect(account_url=url, account_key="not base64!")
+    with pytest.raises(ValueError, match=r"^account_url: must be the account's http\(s\) URL"):
+        BatchDriver.connect(account_url="a.westus.batch.azure.com", account_name="a", account_key=WRONG_KEY)
+    with pytest.raises(ValueError, match=r"^account_url: must be the account's http\(s\) URL"):
+        BatchDriver.connect(account_url="ftp://a.westus.batch.azure.com", auth=BatchSharedKey("a", WRONG_KEY))
+    assert made == []
+    async with BatchDriver.connect(account_url=url, account_key=WRONG_KEY) as driver:
+        assert made == [driver.http]  # the count sees a client when one is made
+
+
+async def test_timeout_is_an_httpx_timeout_as_given_or_seconds_with_a_short_connect():
+    url = "https://a.westus.batch.azure.com"
+    given = httpx.Timeout(connect=3.0, read=42.0, write=7.0, pool=1.0)
+    async with BatchDriver.connect(account_url=url, account_key=WRONG_KEY, timeout=given) as driver:
+        assert driver.http.client.timeout == given
+    async with BatchDriver.connect(account_url=url, account_key=WRONG_KEY, timeout=25) as driver:
+        assert driver.http.client.timeout == httpx.Timeout(25.0, connect=10.0)
+    async with BatchDriver.connect(account_url=url, account_key=WRONG_KEY) as driver:
+        assert driver.http.client.timeout == httpx.Timeout(60.0, connect=10.0)
 
 
 # -- preview, and the API's read-only nature --------------------------------------------------------

@@ -231,6 +231,20 @@ def test_the_cluster_scope_is_checked(field, value, rule):
     assert caught.value.errors()[0]["loc"] == (field,)
 
 
+async def test_timeout_is_an_httpx_timeout_as_given_or_seconds_with_a_short_connect():
+    def connect_with(**options) -> KustoDriver:
+        return KustoDriver.connect(subscription_id="12345678-1234-1234-1234-123456789098", resource_group="rg",
+                                   cluster="c", auth=static_bearer(CANARY_TOKEN), **options)
+
+    given = httpx.Timeout(connect=3.0, read=42.0, write=7.0, pool=1.0)
+    async with connect_with(timeout=given) as driver:
+        assert driver.http.client.timeout == given
+    async with connect_with(timeout=25) as driver:
+        assert driver.http.client.timeout == httpx.Timeout(25.0, connect=10.0)
+    async with connect_with() as driver:
+        assert driver.http.client.timeout == httpx.Timeout(30.0, connect=10.0)
+
+
 @pytest.mark.parametrize("name", ["", "a/b", ".", " "])
 def test_image_names_that_would_change_the_path_are_refused(kusto, name):
     with pytest.raises(ValidationError, match="image_name"):

@@ -353,6 +353,7 @@ class HttpCore:
         auth: Auth | None = None,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
+        headers_for: Callable[[], Mapping[str, str]] | None = None,
         limit: int | None = None,
         max_pages: int = 10_000,
     ) -> AsyncIterator[T]:
@@ -361,9 +362,12 @@ class HttpCore:
         ``next_of(page)`` returns the next page's URL (absolute, or relative to
         the page it came from) or None at the end; ``items_of(page)`` the
         page's items. ``params`` apply to the first request only: next links
-        carry their own. A link to a host outside ``allowed_origins``, a link
-        seen before (a loop) or more than ``max_pages`` pages raise
-        ``InvalidResponse``.
+        carry their own. ``headers`` go with every page. ``headers_for()`` is
+        called once per page for headers that must differ from page to page
+        (a request id); they replace fixed ones of the same name, and a retry
+        of a page resends them unchanged. A link to a host outside
+        ``allowed_origins``, a link seen before (a loop) or more than
+        ``max_pages`` pages raise ``InvalidResponse``.
         """
         if limit is not None and limit <= 0:
             return
@@ -381,7 +385,12 @@ class HttpCore:
             pages += 1
             if pages > max_pages:
                 raise InvalidResponse(provider, f"more than {max_pages} pages: stopped (raise max_pages to read on)")
-            page = await self.get_json(url, provider=provider, auth=auth, headers=headers)
+            page_headers = headers
+            if headers_for is not None:
+                merged = httpx.Headers(headers)
+                merged.update(headers_for())  # case-insensitive: the page's own value replaces a fixed one
+                page_headers = merged
+            page = await self.get_json(url, provider=provider, auth=auth, headers=page_headers)
             for item in items_of(page):
                 yield item
                 yielded += 1

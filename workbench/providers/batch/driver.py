@@ -36,9 +36,8 @@ import httpx
 
 from workbench.core.auth import Auth
 from workbench.core.errors import InvalidResponse, WorkbenchError
-from workbench.core.http import HttpCore, check_same_origin, decode_json
+from workbench.core.http import HttpCore
 from workbench.core.images import ImageSummary
-from workbench.core.masking import mask_text
 from workbench.core.operations import Operation, PollOutcome, Poller
 from workbench.core.requestlog import RequestLog
 from workbench.core.retry import RetryPolicy
@@ -144,8 +143,7 @@ class BatchDriver(Driver):
         profile: str = "",
     ) -> None:
         """``account_url`` is the account endpoint (``https://{account}.{region}.batch.azure.com``)."""
-        if not account_url.startswith(("https://", "http://")):
-            raise ValueError(f"account_url: must be the account's http(s) URL, got {account_url!r}")
+        _check_account_url(account_url)
         self.account_name = account_name or account_name_of(account_url)
         self.api_version = api_version
         super().__init__(http=http, auth=auth, base_url=account_url, profile=profile)
@@ -166,26 +164,33 @@ class BatchDriver(Driver):
         ca_bundle: str | None = None,
         retry: RetryPolicy | None = None,
         log: RequestLog | None = None,
-        timeout: float = 60.0,
+        timeout: float | httpx.Timeout = 60.0,
         profile: str = "",
     ) -> BatchDriver:
         """A driver with its own HTTP core, authenticated by exactly one of:
         ``account_key`` (Shared Key, with ``account_name``), ``credential``
         (Entra, scope ``https://batch.core.windows.net/.default``) or ``auth``
-        (ready, or a function of the new core returning one)."""
+        (ready, or a function of the new core returning one).
+
+        ``timeout`` is an ``httpx.Timeout`` (a profile's, every phase set), or
+        seconds for every phase but connecting, which waits at most 10 s."""
         given = [name for name, value in (("account_key", account_key), ("credential", credential), ("auth", auth))
                  if value is not None]
         if len(given) != 1:
             raise ValueError(f"account_key / credential / auth: give exactly one way to authenticate, got "
                              f"{', '.join(given) or 'none'}")
+        # Everything that can be checked is, before a client exists that would need closing.
+        _check_account_url(account_url)
         name = account_name or account_name_of(account_url)
-        if account_key is not None:  # checked before a client exists that would need closing
+        if account_key is not None:
             if not name:
                 raise ValueError("account_name: required for Shared Key (it is signed); the account URL "
                                  f"{account_url!r} does not name it")
-            auth = BatchSharedKey(name, account_key)
+            auth = BatchSharedKey(name, account_key)  # refuses a key that is not base64
+        if not isinstance(timeout, httpx.Timeout):
+            timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         http = HttpCore(base_url=account_url, transport=transport, verify=verify, ca_bundle=ca_bundle, retry=retry,
-                        log=log, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+                        log=log, timeout=timeout)
         if account_key is not None:
             http.add_secret(account_key)
         elif credential is not None:
@@ -226,46 +231,19 @@ class BatchDriver(Driver):
         if maxresults is None:
             maxresults = MAX_RESULTS if limit is None else min(MAX_RESULTS, limit)
         first = self.list_request(filter=filter, maxresults=maxresults, timeout=timeout)
-        async for item in self._follow(self.build(first), limit):
+        async for item in self._pages(first, limit):
             yield image_summary(item)
 
-    async def _follow(self, request: httpx.Request, limit: int | None) -> AsyncIterator[dict[str, Any]]:
-        """Items of ``request``'s page and every ``odata.nextLink`` after it.
+    def _pages(self, first: ListSupportedImages, limit: int | None) -> AsyncIterator[dict[str, Any]]:
+        """Items of ``first``'s page and every ``odata.nextLink`` after it.
 
         Each page is its own request with its own client-request-id (a retry
         of one page keeps its id). Next links are followed exactly as sent,
         but only to this account's host, never in a loop.
         """
-        seen: set[str] = set()
-        yielded = 0
-        while True:
-            key = str(request.url)
-            if key in seen:
-                raise InvalidResponse(self.provider, f"paging loops: odata.nextLink points back at a page already "
-                                                     f"read ({mask_text(key)})")
-            seen.add(key)
-            if len(seen) > MAX_PAGES:
-                raise InvalidResponse(self.provider, f"more than {MAX_PAGES} pages: stopped")
-            response = await self.http.send(request, provider=self.provider, auth=self.auth, expect=(200,))
-            page = decode_json(response, self.provider)
-            value = page.get("value") if isinstance(page, dict) else None
-            if not isinstance(value, list):
-                raise InvalidResponse(self.provider, "a page without a 'value' array (not an "
-                                                     "AccountListSupportedImagesResult)", status=response.status_code)
-            for item in value:
-                if isinstance(item, dict):
-                    yield item
-                    yielded += 1
-                    if limit is not None and yielded >= limit:
-                        return
-            link = page.get("odata.nextLink")
-            if not link:
-                return
-            if not isinstance(link, str):
-                raise InvalidResponse(self.provider, f"odata.nextLink is not a URL: {link!r}")
-            url = check_same_origin(link, self.http.allowed_origins or {self.base_url}, provider=self.provider,
-                                    base=request.url)
-            request = httpx.Request("GET", url, headers=request_headers())
+        return self.http.follow_pages(first.url(self.base_url), provider=self.provider, auth=self.auth,
+                                      headers_for=request_headers, next_of=_next_link, items_of=_items,
+                                      limit=limit, max_pages=MAX_PAGES)
 
     async def get_image(self, image_id: str) -> ImageSummary:
         """The image with id ``{nodeAgentSKUId}|{publisher}:{offer}:{sku}:{version}``;
@@ -277,7 +255,7 @@ class BatchDriver(Driver):
                         odata.sku.eq(reference["sku"])]
         request = self.list_request(filter=odata.all_of(*clauses))
         wanted = f"{agent}{ID_SEPARATOR}{reference_key(reference)}"
-        async with aclosing(self._follow(self.build(request), None)) as items:
+        async with aclosing(self._pages(request, None)) as items:
             async for item in items:
                 if batch_image_id(item) == wanted:
                     return image_summary(item, ImageInformation.model_validate(item))
@@ -293,6 +271,27 @@ class BatchDriver(Driver):
 
     def poller(self) -> Poller:
         return self._poller
+
+
+def _check_account_url(account_url: str) -> None:
+    if not account_url.startswith(("https://", "http://")):
+        raise ValueError(f"account_url: must be the account's http(s) URL, got {account_url!r}")
+
+
+def _items(page: Any) -> list[dict[str, Any]]:
+    value = page.get("value") if isinstance(page, dict) else None
+    if not isinstance(value, list):
+        raise InvalidResponse("batch", "a page without a 'value' array (not an AccountListSupportedImagesResult)")
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _next_link(page: dict[str, Any]) -> str | None:
+    link = page.get("odata.nextLink")  # a dict: _items checked it first
+    if not link:
+        return None
+    if not isinstance(link, str):
+        raise InvalidResponse("batch", f"odata.nextLink is not a URL: {link!r}")
+    return link
 
 
 def account_name_of(account_url: str) -> str:

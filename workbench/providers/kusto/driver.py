@@ -118,18 +118,23 @@ class KustoDriver(Driver):
         ca_bundle: str | None = None,
         retry: RetryPolicy | None = None,
         log: RequestLog | None = None,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout = 30.0,
         profile: str = "",
     ) -> KustoDriver:
         """A driver with its own HTTP core; authenticate with ``credential``
         (Entra client secret, Azure CLI or static token, scope ARM) or a ready
-        ``auth`` (or a function of the new core returning one)."""
+        ``auth`` (or a function of the new core returning one).
+
+        ``timeout`` is an ``httpx.Timeout`` (a profile's, every phase set), or
+        seconds for every phase but connecting, which waits at most 10 s."""
         if (credential is None) == (auth is None):
             raise ValueError("credential / auth: give exactly one way to authenticate")
         # Checked before a client exists that would need closing.
         ClusterScope(subscription_id=subscription_id, resource_group=resource_group, cluster=cluster)
+        if not isinstance(timeout, httpx.Timeout):
+            timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         http = HttpCore(base_url=base_url, transport=transport, verify=verify, ca_bundle=ca_bundle, retry=retry,
-                        log=log, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+                        log=log, timeout=timeout)
         if credential is not None:
             auth = credential.build(scope=ARM_SCOPE, http=http, provider=cls.provider)
         elif callable(auth) and not isinstance(auth, Auth):
