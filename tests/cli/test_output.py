@@ -73,7 +73,7 @@ def test_json_lines():
 
 
 @pytest.mark.parametrize("size, text", [(None, ""), (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"),
-                                        (3 * 2**30, "3.0 GiB"), (2**50, "1024.0 TiB")])
+                                        (3 * 2**30, "3.0 GiB"), (2**50, "1.0 PiB")])
 def test_format_size(size, text):
     assert format_size(size) == text
 

@@ -21,7 +21,9 @@ import pytest
 
 import workbench.notebook as wb
 from workbench.core.errors import ApiError
+from workbench.core.format import format_duration
 from workbench.core.images import ImageSummary
+from workbench.notebook.progress import ipython_shell
 from workbench.sim.config import SimConfig
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
@@ -266,7 +268,7 @@ async def test_operation_progress_with_await_leaves_the_loop_free(bench: wb.Work
 
 
 def test_without_ipython_progress_goes_to_a_terminal_line(bench: wb.Workbench, capsys: pytest.CaptureFixture[str]) -> None:
-    assert wb._ipython_shell() is None or type(wb._ipython_shell()).__name__ == "TerminalInteractiveShell"
+    assert ipython_shell() is None or type(ipython_shell()).__name__ == "TerminalInteractiveShell"
     op = bench.open("demo-kusto").put_image("notebookText", base_image_name="customImage1").send(display=True)
     err = capsys.readouterr().err
     assert "\rcreate notebookText [kusto · demo-kusto]: running" in err
@@ -282,6 +284,13 @@ def test_wait_false_then_wait(bench: wb.Workbench) -> None:
     assert op.status == "running" and not op.done
     assert op.wait(timeout=30, display=False) is op
     assert op.status == "succeeded"
+
+
+def test_a_finished_operation_shows_its_duration_as_the_app_and_command_line_do(bench: wb.Workbench) -> None:
+    op = bench.open("demo-kusto").put_image("notebookTook", base_image_name="customImage1").send(display=False)
+    took = format_duration(op.operation.updated - op.operation.started)
+    assert repr(op).endswith(f" · {took}>")
+    assert f" · {took}</div>" in op._repr_html_()
 
 
 def test_a_failed_operation_ends_with_its_error() -> None:

@@ -12,8 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
+from workbench.core.format import format_size
 from workbench.core.images import ImageSummary
-from workbench.tui.widgets.image_list import ImageList, fit_columns, format_size
+from workbench.tui.widgets.image_list import ImageList, fit_columns
 
 DISTROS = ("ubuntu", "debian", "centos", "windows", "rocky", "alma", "fedora", "suse")
 ROLES = ("server", "minimal", "gpu", "db")

@@ -36,12 +36,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from workbench.core.format import format_duration
 from workbench.tui.widgets.image_list import fit_cell
 
 if TYPE_CHECKING:
     from workbench.core.operations import Operation, OperationEvent, OperationTracker
 
-__all__ = ["OperationsList", "OperationsPane", "format_duration", "format_finish"]
+__all__ = ["OperationsList", "OperationsPane", "format_finish"]
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,6 @@ _COLUMNS: tuple[_Column, ...] = (
 )
 _GUTTER = 1
 _MIN_TARGET = 12
-
-
-def format_duration(seconds: float) -> str:
-    """``42s``, ``3m05s``, ``2h04m``: short enough for a narrow column."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def format_finish(when: float, now: float) -> str:

@@ -32,6 +32,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from workbench.core.format import format_size
 from workbench.core.images import ImageSummary
 
 __all__ = [
@@ -102,20 +103,6 @@ def _first(*getters: Callable[[ImageSummary], str]) -> Callable[[ImageSummary], 
         return ""
 
     return get
-
-
-def format_size(size: int | None) -> str:
-    """Bytes in binary units, short enough for a narrow column: ``1.5 GiB``."""
-    if size is None or size < 0:
-        return ""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
-        value /= 1024
-        if value < 1024 or unit == "PiB":
-            break
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
 def format_date(value: str) -> str:
