@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 
 from workbench.core.auth import Auth
-from workbench.core.errors import ApiError, InvalidResponse
+from workbench.core.errors import InvalidResponse
 from workbench.core.http import HttpCore
 from workbench.core.images import ImageSummary
-from workbench.core.operations import Operation, OperationStatus, PollOutcome, YandexOperationPoller
+from workbench.core.operations import Operation, YandexOperationPoller, YandexResource
 from workbench.core.requestlog import RequestLog
 from workbench.core.retry import RetryPolicy
 from workbench.providers.base import ApiRequest, Driver
@@ -56,7 +56,6 @@ from workbench.providers.yandex.requests import (
 PROVIDER = "yandex"
 COMPUTE_ENDPOINT = "https://compute.api.cloud.yandex.net"
 OPERATION_ENDPOINT = "https://operation.api.cloud.yandex.net"
-_IMAGE_TYPE = ym.ANY_TYPE_PREFIX + ym.Image.PROTO_NAME
 
 
 # -- summaries ---------------------------------------------------------------------------
@@ -117,87 +116,17 @@ def _page_items(page: Any, key: str) -> list[Any]:
     return [item for item in items if isinstance(item, dict)]
 
 
-def _image_id_of(operation: Mapping[str, Any]) -> str:
-    """The image an operation works on: its metadata's ``imageId``."""
-    metadata = operation.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("imageId"), str):
-        return metadata["imageId"]
-    response = operation.get("response")
-    if isinstance(response, dict) and isinstance(response.get("id"), str):
-        return response["id"]
-    return ""
-
-
-def _is_delete(op: Operation) -> bool:
-    """A delete leaves no image behind (told by its kind or its metadata's type)."""
-    metadata = op.raw.get("metadata") if isinstance(op.raw, dict) else None
-    type_name = ym.any_type_name(metadata) if isinstance(metadata, dict) else ""
-    return op.kind == "delete" or type_name == ym.DeleteImageMetadata.PROTO_NAME
-
-
-def _without_type(message: Any) -> Any:
-    if isinstance(message, dict) and message.get("@type") == _IMAGE_TYPE:
-        return {key: value for key, value in message.items() if key != "@type"}
-    return message
-
-
 # -- operations ----------------------------------------------------------------------------
-class YandexImageOperationPoller(YandexOperationPoller):
-    """Image operations: ``done`` from the Operation service, then the final
-    image read from Compute (``GET /compute/v1/images/{imageId}``), as an SDK
-    refreshes a resource after its operation. A delete has no final image.
-
-    ``poll_state`` keeps ``operation_id`` and ``image_id``: enough to resume
-    after a restart with a poller made from the same profile.
-    """
-
-    def __init__(self, http: HttpCore, auth: Auth, operation_endpoint: str, compute_endpoint: str,
-                 **kwargs: Any) -> None:
-        super().__init__(http, auth, operation_endpoint, **kwargs)
-        self.compute_endpoint = compute_endpoint.rstrip("/")
-
-    def start(self, operation: httpx.Response | Mapping[str, Any], *, kind: str, target: str = "",
-              description: str = "", profile: str = "", retry_after: float | None = None) -> Operation:
-        op = super().start(operation, kind=kind, target=target, description=description, profile=profile,
-                           retry_after=retry_after)
-        image_id = _image_id_of(op.raw) if isinstance(op.raw, dict) else ""
-        op.poll_state["image_id"] = image_id
-        if not op.target:
-            op.target = image_id
-        if op.status is OperationStatus.SUCCEEDED:
-            # Done in its first answer: nothing will be polled, so the result
-            # is the operation's own response (the Image, as Compute lists it).
-            op.result = None if _is_delete(op) else _without_type(op.result)
-        return op
-
-    async def final(self, op: Operation) -> Any:
-        if _is_delete(op):
-            return None
-        image_id = op.poll_state.get("image_id") or (_image_id_of(op.raw) if isinstance(op.raw, dict) else "")
-        if not image_id:
-            return _without_type(await super().final(op))
-        request = GetImage(image_id=image_id)
-        try:
-            return await self.http.get_json(request.url(self.compute_endpoint), provider=self.provider,
-                                            auth=self.auth)
-        except ApiError as exc:
-            if exc.status == 404:  # deleted since: the operation's response is all there is
-                return _without_type(await super().final(op))
-            raise
-
-    async def cancel(self, op: Operation) -> PollOutcome | None:
-        try:
-            return await super().cancel(op)
-        except ApiError as exc:
-            # FAILED_PRECONDITION: the operation is done already (perhaps our
-            # own cancel, retried after its answer was lost) or cannot be
-            # cancelled. Its state tells which; only the first is not an error.
-            if exc.code != "FAILED_PRECONDITION":
-                raise
-            outcome = await self.poll(op)
-            if outcome.status is OperationStatus.RUNNING:
-                raise
-            return outcome
+def _image_resource(compute_endpoint: str) -> YandexResource:
+    """Image operations' final state: the image read from Compute
+    (``GET /compute/v1/images/{imageId}``); a delete has none."""
+    return YandexResource(
+        type_name=ym.Image.PROTO_NAME,
+        id_field="imageId",
+        state_key="image_id",
+        delete_metadata=ym.DeleteImageMetadata.PROTO_NAME,
+        url=lambda image_id: GetImage(image_id=image_id).url(compute_endpoint),
+    )
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -228,8 +157,8 @@ class YandexDriver(Driver):
         self.folder_id = folder_id.strip()
         self.operation_endpoint = operation_endpoint
         http.allow_origin(operation_endpoint)
-        self._poller = YandexImageOperationPoller(http, auth, operation_endpoint, compute_endpoint,
-                                                  provider=PROVIDER)
+        self._poller = YandexOperationPoller(http, auth, operation_endpoint, provider=PROVIDER,
+                                             resource=_image_resource(compute_endpoint))
 
     @classmethod
     def connect(
@@ -364,7 +293,7 @@ class YandexDriver(Driver):
         response = await self.request(CancelOperation(operation_id=operation_id))
         return self._poller.start(response, kind=kind, profile=self.profile)
 
-    def poller(self) -> YandexImageOperationPoller:
+    def poller(self) -> YandexOperationPoller:
         return self._poller
 
 
@@ -389,6 +318,5 @@ __all__ = [
     "COMPUTE_ENDPOINT",
     "OPERATION_ENDPOINT",
     "YandexDriver",
-    "YandexImageOperationPoller",
     "image_summary",
 ]
