@@ -1,7 +1,8 @@
 """``workbench serve --demo`` in a real browser: headless Chromium opens the page,
 the app's panes render in its terminal, and a key press typed into the page
 changes what the app shows. And the server's websocket refuses pages of any
-other origin (any site open in the user's browser could otherwise drive the app).
+other origin (any site open in the user's browser could otherwise drive the app),
+while the served page opened by any loopback name (localhost, 127.0.0.1, [::1]) may.
 
 Chromium is driven through the Chrome DevTools protocol over its websocket
 (aiohttp's client, which textual-serve already needs). textual-serve draws the
@@ -268,12 +269,14 @@ async def press(tools: DevTools, session: str, key: str, code: str, key_code: in
 
 # --------------------------------------------------------------------------- the browser test
 @needs_chromium
-async def test_the_app_renders_in_the_browser_and_answers_keys(served: str, chromium: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])  # the printed URL, and the name users type
+async def test_the_app_renders_in_the_browser_and_answers_keys(served: str, chromium: str, tmp_path: Path,
+                                                               name: str) -> None:
     async with page_session(chromium) as (tools, session):
         await tools.send("Page.enable", session=session)
         await tools.send("Runtime.enable", session=session)
         await tools.send("Page.addScriptToEvaluateOnNewDocument", {"source": CAPTURE_TERMINAL}, session=session)
-        await tools.send("Page.navigate", {"url": served}, session=session)
+        await tools.send("Page.navigate", {"url": served.replace("127.0.0.1", name, 1)}, session=session)
 
         # The page is textual-serve's, and the app's three panes render in its terminal, with
         # the demo's profiles listed (the app opened its embedded simulator).
@@ -328,9 +331,16 @@ FOREIGN_ORIGINS = [
     "null",  # a sandboxed iframe, a file:// page
     "https://127.0.0.1:{port}",  # same host and port, other scheme
     "http://127.0.0.1:{other}",  # same host, another port (another local web app)
-    "http://localhost:{port}",  # another name for the host is another origin to a browser
+    "http://localhost:{other}",  # a loopback name is ours only with our port
+    "http://[::1]:{other}",
+    "http://[::1]:{port}",  # our port on the other loopback address: maybe another program
+    "https://localhost:{port}",
     "http://127.0.0.1:{port}.evil.example",
+    "http://localhost.evil.example:{port}",
 ]
+
+#: The page opened by another loopback name than the printed URL's: still the server's own.
+LOOPBACK_ALIASES = ["http://localhost:{port}", "http://LocalHost:{port}/"]  # the server is on 127.0.0.1
 
 
 #: ``workbench serve``'s own server, serving FAKE_APP: argv[1] port, argv[2] the app's command.
@@ -411,6 +421,49 @@ async def test_a_websocket_from_the_served_page_drives_the_app(fake_app_server) 
             pong = await asyncio.wait_for(socket.receive(), timeout=STARTUP_DEADLINE)
             assert json.loads(pong.data) == ["pong", "p1"]
     assert len(started.read_text().split()) == 1  # one session, one app process
+
+
+@pytest.mark.parametrize("alias", LOOPBACK_ALIASES)
+async def test_a_websocket_from_the_page_opened_by_another_loopback_name_drives_the_app(
+        fake_app_server, alias: str) -> None:
+    url, started = fake_app_server
+    origin = alias.format(port=url.rsplit(":", 1)[1])
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", origin=origin) as socket:
+        first = await asyncio.wait_for(socket.receive(), timeout=STARTUP_DEADLINE)
+        assert first.type == aiohttp.WSMsgType.BINARY and first.data == b"hello from the app"
+    assert len(started.read_text().split()) == 1
+
+
+@pytest.mark.parametrize("host, names", [
+    ("127.0.0.1", ["127.0.0.1", "localhost"]),
+    ("::1", ["[::1]", "localhost"]),
+    ("localhost", ["127.0.0.1", "localhost", "[::1]"]),
+    ("127.0.0.2", ["127.0.0.2"]),  # the usual names do not reach it
+])
+def test_a_server_on_loopback_accepts_the_loopback_names_that_reach_it(host: str, names: list[str]) -> None:
+    from workbench.cli.serve import websocket_origins
+
+    public = f"http://{names[0]}:8123"
+    origins = websocket_origins(public, host, 8123)
+    assert origins == {f"http://{name}:8123" for name in names}
+    # behind a proxy, the public URL's origin is accepted too
+    proxied = websocket_origins("https://wb.example/", host, 8123)
+    assert proxied == origins | {"https://wb.example"}
+
+
+def test_a_page_on_another_loopback_address_is_foreign() -> None:
+    from workbench.cli.serve import websocket_origins
+
+    assert "http://[::1]:8123" not in websocket_origins("http://127.0.0.1:8123", "127.0.0.1", 8123)
+    assert "http://127.0.0.1:8123" not in websocket_origins("http://[::1]:8123", "::1", 8123)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "wb.example"])
+def test_a_server_off_loopback_accepts_only_its_public_url(host: str) -> None:
+    from workbench.cli.serve import websocket_origins
+
+    assert websocket_origins("http://wb.example:8123", host, 8123) == {"http://wb.example:8123"}
+    assert websocket_origins("http://127.0.0.1:8123", host, 8123) == {"http://127.0.0.1:8123"}
 
 
 async def test_workbench_serve_refuses_a_foreign_origin(served: str) -> None:

@@ -431,6 +431,43 @@ async def test_the_same_key_with_another_body_or_a_non_uuid_key_is_invalid(sim_c
     assert_error(await create(sim_client, bad, folder, name="third", diskId=disks[0]), 400, 3, "Idempotency-Key", "UUID")
 
 
+async def test_a_reused_key_is_reported_before_the_new_body_is_checked(sim_client, auth, folder, disks):
+    key = str(uuid.uuid4())
+    headers = {**auth, "Idempotency-Key": key}
+    assert (await create(sim_client, headers, folder, name="keyed", diskId=disks[0])).status_code == 200
+    reused = "was already used with a different request"
+    # bodies that would fail validation on their own ("Bad Name", no source) still name the key
+    assert_error(await create(sim_client, headers, folder, name="Bad Name", diskId=disks[0]), 400, 3, key, reused)
+    assert_error(await create(sim_client, headers, folder, name="no-source"), 400, 3, key, reused)
+    image = await _ready_image(sim_client, auth, folder, disks, "patched")
+    assert_error(await sim_client.patch(f"{IMAGES}/{image['id']}", json={"name": "Nope"}, headers=headers),
+                 400, 3, key, reused)
+    assert_error(await sim_client.delete(f"{IMAGES}/{image['id']}", headers=headers), 400, 3, key, reused)
+
+
+async def test_a_repeated_update_with_the_same_key_returns_the_same_operation(sim_client, auth, folder, disks):
+    image = await _ready_image(sim_client, auth, folder, disks, "updated-once")
+    url, headers = f"{IMAGES}/{image['id']}", {**auth, "Idempotency-Key": str(uuid.uuid4())}
+    first = await sim_client.patch(url, json={"description": "v2"}, headers=headers)
+    assert first.status_code == 200, first.text
+    again = await sim_client.patch(url, json={"description": "v2"}, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    listed = (await sim_client.get(f"{url}/operations", headers=auth)).json()["operations"]
+    assert [op["description"] for op in listed] == ["Create image", "Update image"]
+    assert_error(await sim_client.patch(url, json={"description": "v3"}, headers=headers), 400, 3,
+                 headers["Idempotency-Key"])
+
+
+async def test_a_repeated_delete_with_the_same_key_returns_the_same_operation(sim_client, auth, folder, disks):
+    image = await _ready_image(sim_client, auth, folder, disks, "deleted-once")
+    url, headers = f"{IMAGES}/{image['id']}", {**auth, "Idempotency-Key": str(uuid.uuid4())}
+    first = (await sim_client.delete(url, headers=headers)).json()
+    # without the key, a second delete of a DELETING image is refused; with it, the first answer comes back
+    assert_error(await sim_client.delete(url, headers=auth), 400, 9, "DELETING")
+    again = await sim_client.delete(url, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+
+
 # -- operations: get, cancel, failure -----------------------------------------------------------------------
 async def test_unknown_operation_is_not_found(sim_client, auth):
     assert_error(await sim_client.get(f"{OPERATIONS}/fd8nosuchop000000000", headers=auth), 404, 5,

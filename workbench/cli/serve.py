@@ -15,8 +15,10 @@ open a websocket to ``ws://127.0.0.1:8000/ws`` (browsers do not apply the
 same-origin policy to websockets), and textual-serve does not check where the
 page came from. ``WorkbenchServer`` does: a websocket is accepted only when its
 ``Origin`` header is the origin of the server's own public URL, the page it
-served; anything else (another site, a missing or ``null`` origin) gets
-HTTP 403 before an app process is started.
+served, or, when it listens on loopback, that page opened by another loopback
+name (``localhost``, ``127.0.0.1`` or ``[::1]`` with the same port: a browser
+counts each as its own origin). Anything else (another site, another port, a
+missing or ``null`` origin) gets HTTP 403 before an app process is started.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_PORT",
+    "LOOPBACK_NAMES",
     "add_serve_parser",
     "build_command",
     "main",
@@ -39,12 +42,15 @@ __all__ = [
     "origin_of",
     "public_url_for",
     "run_serve",
+    "websocket_origins",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The names a browser may open a loopback server by, as they appear in a URL.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -128,6 +134,33 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+def websocket_origins(public_url: str, host: str, port: int) -> frozenset[str]:
+    """The ``Origin`` values a server listening on ``host:port`` accepts websockets from:
+    its public URL's origin and, when ``host`` is loopback, ``http://NAME:PORT`` for each
+    loopback name that reaches it: a browser counts each name as its own origin, and a
+    user given ``127.0.0.1`` may well type ``localhost``."""
+    origins = {origin_of(public_url)}
+    if _is_loopback(host):
+        origins.update(origin_of(f"http://{name}:{port}") for name in _names_reaching(host))
+    return frozenset(origins)
+
+
+def _names_reaching(host: str) -> tuple[str, ...]:
+    """The loopback names a browser here can use to reach a server bound to loopback ``host``.
+
+    Only those: a page served on ``[::1]:PORT`` by some other local program must
+    not drive an app bound to ``127.0.0.1:PORT``.
+    """
+    if host == "localhost":
+        return LOOPBACK_NAMES
+    address = ipaddress.ip_address(host)
+    if address == ipaddress.ip_address("127.0.0.1"):
+        return ("127.0.0.1", "localhost")
+    if address == ipaddress.ip_address("::1"):
+        return ("[::1]", "localhost")
+    return (f"[{address}]" if address.version == 6 else str(address),)
+
+
 def make_server(command: str, *, host: str, port: int, title: str, public_url: str) -> Any:
     """textual-serve's ``Server`` for ``command``, refusing websockets from other origins.
 
@@ -141,14 +174,16 @@ def make_server(command: str, *, host: str, port: int, title: str, public_url: s
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.allowed_origin = origin_of(self.public_url)
+            self.public_origin = origin_of(self.public_url)
+            self.allowed_origins = websocket_origins(self.public_url, self.host, self.port)
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
             origin = request.headers.get("Origin")
-            if origin is None or _normal_origin(origin) != self.allowed_origin:
-                log.warning("refused a websocket from origin %r (only %s may connect)", origin, self.allowed_origin)
+            if origin is None or _normal_origin(origin) not in self.allowed_origins:
+                log.warning("refused a websocket from origin %r (only %s may connect)", origin,
+                            ", ".join(sorted(self.allowed_origins)))
                 raise web.HTTPForbidden(
-                    text=f"workbench serve: websocket refused: origin {origin!r} is not {self.allowed_origin}; "
+                    text=f"workbench serve: websocket refused: origin {origin!r} is not {self.public_origin}; "
                     f"open {self.public_url}/ in the browser\n"
                 )
             return await super().handle_websocket(request)

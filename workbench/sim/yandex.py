@@ -24,7 +24,8 @@ import bisect
 import json
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -52,6 +53,9 @@ from workbench.sim.yandex_state import GIB, IMAGE_ID_PREFIX, SimOperation, Yande
 
 SERVICE = "yandex"
 
+#: A validated request body, handed from ``validate`` to ``start`` (see ``_once_per_key``).
+Spec = TypeVar("Spec")
+
 
 # -- idempotency ---------------------------------------------------------------------------
 def idempotency_key(request: Request) -> str | None:
@@ -71,7 +75,6 @@ def fingerprint(request: Request, body: dict | None = None) -> str:
     return json.dumps([request.method, request.url.path, body or {}], sort_keys=True, separators=(",", ":"))
 
 
-
 # -- the services ---------------------------------------------------------------------------
 class ComputeImages:
     """Handlers of ImageService and OperationService over one ``YandexComputeState``."""
@@ -84,6 +87,32 @@ class ComputeImages:
     def _operation_response(self, op: SimOperation) -> JSONResponse:
         headers = {} if op.done else {"Retry-After": str(self.ctx.config.operation_retry_after)}
         return JSONResponse(op.to_wire(), headers=headers)
+
+    def _once_per_key(self, request: Request, body: dict | None, validate: Callable[[], Spec],
+                      start: Callable[[Spec], SimOperation]) -> Response:
+        """Answer a state-changing call: ``validate()`` the request, then ``start`` its
+        operation under the state's lock, once per ``Idempotency-Key``.
+
+        A call that repeats a key gets the operation the key started, as it is now; the
+        key with another method, path or body is INVALID_ARGUMENT (``state.replay``). The
+        key is looked up before ``validate``, so that a reused key is reported before the
+        new body's own errors, and again under the lock, as a concurrent twin may have
+        started the operation in between.
+        """
+        key, print_ = idempotency_key(request), fingerprint(request, body)
+        state = self.state
+        with state.lock:
+            replayed = state.replay(key, print_)
+        if replayed is not None:
+            return self._operation_response(replayed)
+        spec = validate()
+        with state.lock:
+            replayed = state.replay(key, print_)
+            if replayed is not None:
+                return self._operation_response(replayed)
+            op = start(spec)
+            state.remember(key, print_, op)
+            return self._operation_response(op)
 
     def _check_folder(self, folder_id: str, write: bool = False) -> None:
         known = self.state.writable_folders if write else set(self.state.folder_ids) | self.state.writable_folders
@@ -154,30 +183,27 @@ class ComputeImages:
     async def create_image(self, request: Request) -> Response:
         token = authenticate(self.ctx, request)
         body = await json_body(request)
-        key, print_ = idempotency_key(request), fingerprint(request, body)
+
+        def validate() -> ym.CreateImageRequest:
+            spec = parse_request(ym.CreateImageRequest, body)
+            self._check_folder(spec.folder_id, write=True)
+            return spec
+
+        return self._once_per_key(request, body, validate, lambda spec: self._start_create(spec, token.subject))
+
+    def _start_create(self, spec: ym.CreateImageRequest, created_by: str) -> SimOperation:
+        """The new image and its create operation (the caller holds the state's lock)."""
         state = self.state
-        with state.lock:
-            replayed = state.replay(key, print_)
-        if replayed is not None:
-            return self._operation_response(replayed)
-        spec: ym.CreateImageRequest = parse_request(ym.CreateImageRequest, body)
-        self._check_folder(spec.folder_id, write=True)
-        with state.lock:
-            replayed = state.replay(key, print_)  # a concurrent twin may have won the race
-            if replayed is not None:
-                return self._operation_response(replayed)
-            if spec.name and (spec.folder_id, spec.name) in state.names:
-                raise YandexApiError(Code.ALREADY_EXISTS, f"Image with name {spec.name} already exists")
-            now = time.time()
-            image, pending_sizes = self._new_image(spec, self._source(spec), now)
-            state.add_image(image, now)
-            state.pending_sizes[image["id"]] = pending_sizes
-            op = state.new_operation(
-                "create", image["id"], token.subject, self.ctx.config.operation_polls,
-                will_fail=self.ctx.faults.operation_should_fail(),
-            )
-            state.remember(key, print_, op)
-            return self._operation_response(op)
+        if spec.name and (spec.folder_id, spec.name) in state.names:
+            raise YandexApiError(Code.ALREADY_EXISTS, f"Image with name {spec.name} already exists")
+        now = time.time()
+        image, pending_sizes = self._new_image(spec, self._source(spec), now)
+        state.add_image(image, now)
+        state.pending_sizes[image["id"]] = pending_sizes
+        return state.new_operation(
+            "create", image["id"], created_by, self.ctx.config.operation_polls,
+            will_fail=self.ctx.faults.operation_should_fail(),
+        )
 
     def _source(self, spec: ym.CreateImageRequest) -> dict:
         """What the new image inherits from its source: sizes, os, licences, hardware."""
@@ -251,66 +277,60 @@ class ComputeImages:
         token = authenticate(self.ctx, request)
         body = await json_body(request)
         image_id = request.path_params["image_id"]
-        key, print_ = idempotency_key(request), fingerprint(request, body)
+
+        def validate() -> ym.UpdateImageRequest:
+            return parse_request(ym.UpdateImageRequest, {**body, "imageId": image_id})
+
+        return self._once_per_key(request, body, validate,
+                                  lambda spec: self._start_update(image_id, spec, token.subject))
+
+    def _start_update(self, image_id: str, spec: ym.UpdateImageRequest, created_by: str) -> SimOperation:
+        """The changed image and its update operation (the caller holds the state's lock)."""
         state = self.state
-        with state.lock:
-            replayed = state.replay(key, print_)
-        if replayed is not None:
-            return self._operation_response(replayed)
-        spec: ym.UpdateImageRequest = parse_request(ym.UpdateImageRequest, {**body, "imageId": image_id})
-        with state.lock:
-            replayed = state.replay(key, print_)
-            if replayed is not None:
-                return self._operation_response(replayed)
-            image = self._image(image_id)
-            self._check_folder(image["folderId"], write=True)
-            if image["status"] != "READY":
-                raise YandexApiError(Code.FAILED_PRECONDITION, f"Image {image_id} is not ready (status {image['status']})")
-            fields = spec.fields_to_update()
-            changed = dict(image)
-            for name in fields:
-                wire_name, value = {
-                    "name": ("name", spec.name),
-                    "description": ("description", spec.description),
-                    "min_disk_size": ("minDiskSize", str(spec.min_disk_size) if spec.min_disk_size else ""),
-                    "labels": ("labels", dict(spec.labels)),
-                }[name]
-                if value in ("", {}):
-                    changed.pop(wire_name, None)
-                else:
-                    changed[wire_name] = value
-            new_name = changed.get("name", "")
-            if new_name and new_name != image.get("name") and (image["folderId"], new_name) in state.names:
-                raise YandexApiError(Code.ALREADY_EXISTS, f"Image with name {new_name} already exists")
-            data = int(image.get("size", image.get("storageSize", "0")))
-            if "min_disk_size" in fields and spec.min_disk_size < data:
-                raise validation_error([(
-                    "minDiskSize", f"must be at least the image size ({data} bytes), got {spec.min_disk_size}",
-                )])
-            state.replace_image(changed)
-            op = state.new_operation("update", image_id, token.subject, self.ctx.config.operation_polls)
-            state.remember(key, print_, op)
-            return self._operation_response(op)
+        image = self._image(image_id)
+        self._check_folder(image["folderId"], write=True)
+        if image["status"] != "READY":
+            raise YandexApiError(Code.FAILED_PRECONDITION, f"Image {image_id} is not ready (status {image['status']})")
+        fields = spec.fields_to_update()
+        changed = dict(image)
+        for name in fields:
+            wire_name, value = {
+                "name": ("name", spec.name),
+                "description": ("description", spec.description),
+                "min_disk_size": ("minDiskSize", str(spec.min_disk_size) if spec.min_disk_size else ""),
+                "labels": ("labels", dict(spec.labels)),
+            }[name]
+            if value in ("", {}):
+                changed.pop(wire_name, None)
+            else:
+                changed[wire_name] = value
+        new_name = changed.get("name", "")
+        if new_name and new_name != image.get("name") and (image["folderId"], new_name) in state.names:
+            raise YandexApiError(Code.ALREADY_EXISTS, f"Image with name {new_name} already exists")
+        data = int(image.get("size", image.get("storageSize", "0")))
+        if "min_disk_size" in fields and spec.min_disk_size < data:
+            raise validation_error([(
+                "minDiskSize", f"must be at least the image size ({data} bytes), got {spec.min_disk_size}",
+            )])
+        state.replace_image(changed)
+        return state.new_operation("update", image_id, created_by, self.ctx.config.operation_polls)
 
     async def delete_image(self, request: Request) -> Response:
         token = authenticate(self.ctx, request)
         image_id = request.path_params["image_id"]
-        key, print_ = idempotency_key(request), fingerprint(request)
-        state = self.state
-        with state.lock:
-            replayed = state.replay(key, print_)
-            if replayed is not None:
-                return self._operation_response(replayed)
-            image = self._image(image_id)
-            self._check_folder(image["folderId"], write=True)
-            if image["status"] in ("CREATING", "DELETING"):
-                raise YandexApiError(
-                    Code.FAILED_PRECONDITION, f"Image {image_id} cannot be deleted in status {image['status']}"
-                )
-            state.set_status(image_id, "DELETING")
-            op = state.new_operation("delete", image_id, token.subject, self.ctx.config.operation_polls)
-            state.remember(key, print_, op)
-            return self._operation_response(op)
+        return self._once_per_key(request, None, lambda: None,
+                                  lambda _: self._start_delete(image_id, token.subject))
+
+    def _start_delete(self, image_id: str, created_by: str) -> SimOperation:
+        """The image marked DELETING and its delete operation (the caller holds the state's lock)."""
+        image = self._image(image_id)
+        self._check_folder(image["folderId"], write=True)
+        if image["status"] in ("CREATING", "DELETING"):
+            raise YandexApiError(
+                Code.FAILED_PRECONDITION, f"Image {image_id} cannot be deleted in status {image['status']}"
+            )
+        self.state.set_status(image_id, "DELETING")
+        return self.state.new_operation("delete", image_id, created_by, self.ctx.config.operation_polls)
 
     async def list_image_operations(self, request: Request) -> Response:
         authenticate(self.ctx, request)
