@@ -402,12 +402,12 @@ async def test_an_app_session_never_shows_a_secret(canary_sim, tmp_path, memory_
     for index, (profile, values) in enumerate(canary_sim.profiles()):
         workspace.profiles.save(profile)
         names.append(profile.name)
-        for field, value in values.items():
+        for secret_field, value in values.items():
             if index % 2:
-                monkeypatch.setenv(env_var_name(profile.name, field), value)
-                environ[env_var_name(profile.name, field)] = value
+                monkeypatch.setenv(env_var_name(profile.name, secret_field), value)
+                environ[env_var_name(profile.name, secret_field)] = value
             else:
-                secrets.set(profile.name, field, value)  # into the in-memory keyring
+                secrets.set(profile.name, secret_field, value)  # into the in-memory keyring
     wrong = Profile.model_validate({**workspace.profiles.load("kusto-client-secret").model_dump(),
                                     "name": "kusto-wrong"})
     workspace.profiles.save(wrong)

@@ -447,7 +447,7 @@ async def test_typing_in_the_pane_filter_drives_the_list() -> None:
 async def test_sort_by_each_column_and_back_to_insertion_order() -> None:
     images = glance_images(600)
     app = ListApp(images)
-    async with app.run_test(size=(100, 20)) as pilot:
+    async with app.run_test(size=(100, 20)):
         image_list = app.query_one(ImageList)
         image_list.move_cursor(37)
         target = image_list.highlighted
