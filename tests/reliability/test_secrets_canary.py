@@ -375,15 +375,6 @@ def memory_keyring():
         keyring.set_keyring(previous)
 
 
-def _app_available() -> bool:
-    try:
-        import workbench.tui.app  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _app_available(), reason="workbench.tui.app is not there yet")
 async def test_an_app_session_never_shows_a_secret(canary_sim, tmp_path, memory_keyring, report, monkeypatch):
     from workbench.connect import Workspace
     from workbench.tui.app import WorkbenchApp
@@ -483,7 +474,6 @@ async def test_an_app_session_never_shows_a_secret(canary_sim, tmp_path, memory_
                                  f"{len(workspace.request_log.entries())} logged exchanges: 0 leaks")
 
 
-@pytest.mark.skipif(not _app_available(), reason="workbench.tui.app is not there yet")
 async def test_the_app_warns_every_time_a_tls_off_profile_is_opened(canary_sim, tmp_path, memory_keyring):
     from workbench.connect import Workspace
     from workbench.tui.app import WorkbenchApp
