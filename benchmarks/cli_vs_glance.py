@@ -301,7 +301,10 @@ def count_instructions(commands: dict[str, list[str]], env: dict[str, str], tmp:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp, check=False)
         found = re.search(r"Collected : (\d+)", completed.stderr)
         if completed.returncode != 0 or found is None:
-            raise SystemExit(f"{name} under valgrind failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+            # The timed rounds still stand: report them without this figure.
+            log(f"{name} under valgrind failed ({completed.returncode}), no instruction counts:\n"
+                f"{completed.stderr[-2000:]}")
+            return {}
         counts[name] = int(found.group(1))
     return counts
 

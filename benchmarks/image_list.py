@@ -45,8 +45,9 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
+from workbench.core.format import format_size
 from workbench.core.images import ImageSummary
-from workbench.tui.widgets.image_list import ImageList, format_date, format_size
+from workbench.tui.widgets.image_list import ImageList, format_date
 
 TARGET_MEDIAN_MS = 50.0
 TARGET_PEAK_RSS_MB = 400.0

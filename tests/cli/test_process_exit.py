@@ -7,6 +7,7 @@ returns, and the interpreter ends the usual way (waiting for that thread).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -56,11 +57,39 @@ def test_with_another_thread_alive_the_interpreter_ends_as_usual(tmp_path: Path)
     assert completed.stdout.splitlines() == ["returned", "worker finished"]
 
 
-def test_the_console_script_path_keeps_a_failing_commands_status_and_message(tmp_path: Path) -> None:
-    completed = subprocess.run([sys.executable, "-m", "workbench", "images", "list", "-p", "no-such-profile"],
-                               capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                               env={"WORKBENCH_HOME": str(tmp_path / "home"), "HOME": str(tmp_path),
-                                    "PATH": "/usr/bin:/bin"})
-    assert completed.returncode != 0
+# The console script's own path (main() with the real command line), with os._exit watched.
+CONSOLE_SCRIPT = """
+import os, sys
+real_exit = os._exit
+def watched_exit(status):
+    sys.stderr.write(f"fast exit {status}\\n")
+    sys.stderr.flush()
+    real_exit(status)
+os._exit = watched_exit
+sys.argv = ["workbench", *sys.argv[1:]]
+from workbench.cli import main
+sys.exit(main())
+"""
+
+
+def _console_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, *args], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path,
+                          env={"WORKBENCH_HOME": str(tmp_path / "home"), "HOME": str(tmp_path),
+                               "PATH": "/usr/bin:/bin"})
+
+
+def test_a_listing_leaves_by_the_fast_exit_with_all_of_its_output(tmp_path: Path) -> None:
+    completed = _console_script(tmp_path, "--demo", "images", "list", "-p", "demo-glance", "--json")
+    assert completed.returncode == 0, completed.stderr
+    images = json.loads(completed.stdout)  # the whole array, closed
+    assert images and all(image["provider"] == "glance" for image in images)
+    assert f"{len(images)} image(s)" in completed.stderr
+    assert completed.stderr.endswith("fast exit 0\n")
+
+
+def test_a_failing_command_leaves_by_the_fast_exit_with_its_status_and_message(tmp_path: Path) -> None:
+    completed = _console_script(tmp_path, "images", "list", "-p", "no-such-profile")
+    assert completed.returncode not in (0, None)
     assert "no-such-profile" in completed.stderr
-    assert completed.stderr.endswith("\n")
+    assert completed.stderr.endswith(f"fast exit {completed.returncode}\n")

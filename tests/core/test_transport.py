@@ -3,8 +3,9 @@
 ``HttpCore`` makes its SSL context (loading the CA bundle, ~40 ms of CPU) on
 the first https request, through ``LazyTLSTransport``. These tests check that
 doing so changed nothing a user relies on: a certificate nobody vouches for is
-refused, a profile's CA file and ``SSL_CERT_FILE`` are honoured, plain http
-never builds the context, and a proxy in the environment is still used.
+refused, a profile's CA file and ``SSL_CERT_FILE`` are honoured (a wrong one
+still fails at once), plain http never builds the context, and a proxy in the
+environment is still used.
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def default_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy and no CA settings from the machine running the tests."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return _self_signed(tmp_path_factory.mktemp("tls"))
@@ -111,6 +120,14 @@ async def test_ssl_cert_file_is_honoured_as_httpx_does(https_url: str, certifica
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     async with HttpCore() as http:
         assert await http.get_json(https_url + "/", provider="t") == {"hello": "world"}
+
+
+def test_a_wrong_ssl_cert_file_fails_when_the_client_is_made_as_with_httpx(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not later, at the first https request (which might be a poll of a resumed operation).
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(FileNotFoundError):
+        HttpCore()
 
 
 async def test_plain_http_never_builds_the_ssl_context(http_url: str) -> None:

@@ -168,6 +168,22 @@ async def test_each_page_gets_its_own_client_request_id_from_the_cores_paging(ba
     assert all(header(e.response_headers, "client-request-id") == e.client_request_id for e in pages)
 
 
+async def test_the_first_page_goes_with_its_requests_own_headers(batch, monkeypatch):
+    built: list[ListSupportedImages] = []
+    original = type(batch).list_request
+
+    def recording_list_request(self, **kwargs):
+        built.append(original(self, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(type(batch), "list_request", recording_list_request)
+    images = [image async for image in batch.list_images(maxresults=500)]
+    assert len(images) == CATALOG + SEEDED
+    first_page, *later = api_entries(batch)
+    assert first_page.client_request_id == str(built[0].options.client_request_id)  # as its preview showed
+    assert first_page.client_request_id not in {entry.client_request_id for entry in later}
+
+
 async def test_next_links_are_followed_exactly_as_the_service_sent_them(batch, sim_server):
     images = [image async for image in batch.list_images(maxresults=100)]
     assert len(images) == CATALOG + SEEDED

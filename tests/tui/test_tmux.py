@@ -72,18 +72,16 @@ class TmuxSession:
     def type(self, text: str) -> None:
         self.run("send-keys", "-t", self.name, "-l", text)
 
-    def wait_for(self, *needles: str, absent: Callable[[str], str] | None = None, gone: str = "",
-                 timeout: float = 60.0) -> str:
-        """The first screen showing every needle (and, with ``absent``, where
-        ``gone`` is not in ``absent(screen)``, the part of it that matters)."""
+    def wait_for(self, *needles: str, until: Callable[[str], bool] | None = None, timeout: float = 60.0) -> str:
+        """The first screen showing every needle (and, with ``until``, for which ``until(screen)`` holds)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if all(needle in screen for needle in needles) and (absent is None or gone not in absent(screen)):
+            if all(needle in screen for needle in needles) and (until is None or until(screen)):
                 return screen
             time.sleep(0.2)
-        wanted = f"{needles!r}" + (f" without {gone!r}" if absent is not None else "")
+        wanted = f"{needles!r}" + (f" and {until.__doc__ or 'a condition'}" if until is not None else "")
         raise AssertionError(f"timed out after {timeout} s waiting for {wanted}; the screen was:\n{screen}")
 
     def close(self) -> None:
@@ -118,10 +116,11 @@ def test_workbench_demo_in_a_real_terminal(session: TmuxSession) -> None:
     # Filter the images: only the matching ones stay.
     session.keys("l", "/")
     session.type("geo")
-    def image_rows(screen: str) -> str:  # the images pane, below its title and header
-        return screen.split("Operations")[0].split("\n", 3)[-1]
+    def filtered_out(screen: str) -> bool:
+        """customImage1 gone from the images pane's rows"""
+        return "customImage1" not in screen.split("Operations")[0].split("\n", 3)[-1]
 
-    session.wait_for("1 / 10", "geoAnalytics", absent=image_rows, gone="customImage1")
+    session.wait_for("1 / 10", "geoAnalytics", until=filtered_out)
     session.keys("Escape")  # in the filter box: clears it
     session.wait_for("10 / 10")
 

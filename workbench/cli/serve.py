@@ -148,8 +148,10 @@ def websocket_origins(public_url: str, host: str, port: int) -> frozenset[str]:
 def _names_reaching(host: str) -> tuple[str, ...]:
     """The loopback names a browser here can use to reach a server bound to loopback ``host``.
 
-    Only those: a page served on ``[::1]:PORT`` by some other local program must
-    not drive an app bound to ``127.0.0.1:PORT``.
+    The other address's literal is left out (an app bound to ``127.0.0.1`` does
+    not take ``[::1]``): a page there is served by some other program.
+    ``localhost`` is in, as people type it, although a browser may resolve it
+    to the other address; any local program can reach the app directly anyway.
     """
     if host == "localhost":
         return LOOPBACK_NAMES

@@ -9,22 +9,28 @@ is sent. Verification is exactly httpx's default (certifi, or
 ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
 
 ``HttpCore`` uses it only where it changes nothing else: verification on
-with no CA file of the profile's, and no proxy in the environment (httpx
-ignores environment proxies when it is given a transport).
+with no CA file of the profile's, no ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a
+wrong one must fail when the profile opens, as httpx fails, not at the first
+https request, perhaps a poll of a resumed operation), and no proxy in the
+environment (httpx ignores environment proxies when given a transport).
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 import urllib.request
 
 import httpx
 
 
-def environment_proxies() -> bool:
-    """Whether the environment names a proxy (``HTTPS_PROXY``, ``ALL_PROXY``, ...),
-    as httpx reads it."""
-    return bool(urllib.request.getproxies())
+def lazy_tls_applies() -> bool:
+    """Whether the environment leaves TLS and proxies to httpx's defaults: no
+    proxy (``HTTPS_PROXY``, ``ALL_PROXY``, ... as httpx reads them) and no
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return False
+    return not urllib.request.getproxies()
 
 
 class LazyTLSTransport(httpx.AsyncBaseTransport):

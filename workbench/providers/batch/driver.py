@@ -238,11 +238,18 @@ class BatchDriver(Driver):
         """Items of ``first``'s page and every ``odata.nextLink`` after it.
 
         Each page is its own request with its own client-request-id (a retry
-        of one page keeps its id). Next links are followed exactly as sent,
-        but only to this account's host, never in a loop.
+        of one page keeps its id): the first page goes with ``first``'s own
+        headers (the id its preview showed), each next page with a fresh id.
+        Next links are followed exactly as sent, but only to this account's
+        host, never in a loop.
         """
+        first_page = [first.headers()]
+
+        def page_headers() -> dict[str, str]:
+            return first_page.pop() if first_page else request_headers()
+
         return self.http.follow_pages(first.url(self.base_url), provider=self.provider, auth=self.auth,
-                                      headers_for=request_headers, next_of=_next_link, items_of=_items,
+                                      headers_for=page_headers, next_of=_next_link, items_of=_items,
                                       limit=limit, max_pages=MAX_PAGES)
 
     async def get_image(self, image_id: str) -> ImageSummary:

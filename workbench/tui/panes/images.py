@@ -23,8 +23,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from workbench.core.format import format_size
 from workbench.core.images import ImageSummary
-from workbench.tui.widgets.image_list import ImageList, format_size, mark_end_of_life
+from workbench.tui.widgets.image_list import ImageList, mark_end_of_life
 
 if TYPE_CHECKING:
     from textual.worker import Worker

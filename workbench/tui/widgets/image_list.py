@@ -43,7 +43,6 @@ __all__ = [
     "columns_for",
     "fit_columns",
     "format_date",
-    "format_size",
     "mark_end_of_life",
 ]
 
