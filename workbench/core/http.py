@@ -111,7 +111,9 @@ class HttpCore:
 
     ``transport`` replaces the network (``httpx.ASGITransport`` for the
     in-process simulator, ``httpx.MockTransport`` in tests). ``verify`` is on
-    by default; ``ca_bundle`` adds a CA file (a private cloud's root).
+    by default; ``ca_bundle`` is a CA file trusted instead of the usual roots
+    (a private cloud's). Without either, the TLS context is made on the first
+    https request (``LazyTLSTransport``).
     """
 
     def __init__(

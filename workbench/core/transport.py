@@ -1,12 +1,11 @@
 """httpx's own transport, with TLS set up on the first https request.
 
-Loading the CA bundle into an SSL context costs about 40 ms of CPU, a sixth
-of a short command's whole run, and httpx does it when a client is made. A
+Loading the CA bundle into an SSL context costs about 40 ms of CPU, an
+eighth of a short command's whole run, and httpx does it when a client is made. A
 profile on plain http (a lab cloud on loopback, the simulator) never needs
 it; so requests go by scheme to one of two ``httpx.AsyncHTTPTransport``s,
 and the https one, with its context, is made when the first https request
-is sent. Verification is exactly httpx's default (certifi, or
-``SSL_CERT_FILE``/``SSL_CERT_DIR``).
+is sent. Verification is exactly httpx's default (certifi's roots).
 
 ``HttpCore`` uses it only where it changes nothing else: verification on
 with no CA file of the profile's, no ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a
@@ -34,8 +33,8 @@ def lazy_tls_applies() -> bool:
 
 
 class LazyTLSTransport(httpx.AsyncBaseTransport):
-    """Plain http through one pool at once; https through a second pool, made
-    (with a verifying SSL context) on the first https request."""
+    """Plain http through a pool made at once; https through a second pool,
+    made (with a verifying SSL context) on the first https request."""
 
     def __init__(self, *, limits: httpx.Limits) -> None:
         self._limits = limits
