@@ -119,15 +119,29 @@ async def test_ssl_cert_file_is_honoured_as_httpx_does(https_url: str, certifica
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     async with HttpCore() as http:
+        assert isinstance(http.client._transport, LazyTLSTransport)
         assert await http.get_json(https_url + "/", provider="t") == {"hello": "world"}
+
+
+async def test_an_ssl_cert_file_that_does_not_load_fails_the_first_https_request_as_a_transport_error(
+        https_url: str, http_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    garbage = tmp_path / "not-a-certificate.pem"
+    garbage.write_text("hello\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(garbage))
+    async with HttpCore() as http:
+        assert await http.get_json(http_url + "/", provider="t") == {"hello": "world"}  # plain http: unaffected
+        with pytest.raises(TransportError, match="TLS set-up failed"):
+            await http.get_json(https_url + "/", provider="t")
 
 
 def test_a_wrong_ssl_cert_file_fails_when_the_client_is_made_as_with_httpx(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # Not later, at the first https request (which might be a poll of a resumed operation).
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="missing.pem"):
         HttpCore()
+    with pytest.raises(FileNotFoundError):
+        httpx.AsyncClient()  # what it stands for (httpx's message does not name the file)
 
 
 async def test_plain_http_never_builds_the_ssl_context(http_url: str) -> None:

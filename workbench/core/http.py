@@ -29,7 +29,7 @@ from workbench.core.masking import mask_text
 from workbench.core.preview import RequestPreview
 from workbench.core.requestlog import RequestLog
 from workbench.core.retry import RetryPolicy, parse_retry_after
-from workbench.core.transport import LazyTLSTransport, lazy_tls_applies
+from workbench.core.transport import LazyTLSTransport, environment_proxies
 
 T = TypeVar("T")
 
@@ -143,7 +143,7 @@ class HttpCore:
         # a little headroom above max_concurrency.
         limits = httpx.Limits(max_connections=max_concurrency + 8, max_keepalive_connections=max_concurrency + 8,
                               keepalive_expiry=30.0)
-        if transport is None and verify_arg is True and lazy_tls_applies():
+        if transport is None and verify_arg is True and not environment_proxies():
             transport = LazyTLSTransport(limits=limits)  # no CA bundle loaded until an https request
         self.client = httpx.AsyncClient(
             base_url=base_url,

@@ -5,17 +5,20 @@ eighth of a short command's whole run, and httpx does it when a client is made. 
 profile on plain http (a lab cloud on loopback, the simulator) never needs
 it; so requests go by scheme to one of two ``httpx.AsyncHTTPTransport``s,
 and the https one, with its context, is made when the first https request
-is sent. Verification is exactly httpx's default (certifi's roots).
+is sent. Verification is exactly httpx's default (certifi's roots, or
+``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set).
 
 ``HttpCore`` uses it only where it changes nothing else: verification on
-with no CA file of the profile's, no ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a
-wrong one must fail when the profile opens, as httpx fails, not at the first
-https request, perhaps a poll of a resumed operation), and no proxy in the
-environment (httpx ignores environment proxies when given a transport).
+with no CA file of the profile's, and no proxy in the environment (httpx
+ignores environment proxies when given a transport). An ``SSL_CERT_FILE``
+that names no file still fails when the client is made, as with httpx, not
+at the first https request (perhaps a poll of a resumed operation); one that
+does not load fails that request as a connection error.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import ssl
 import urllib.request
@@ -23,13 +26,19 @@ import urllib.request
 import httpx
 
 
-def lazy_tls_applies() -> bool:
-    """Whether the environment leaves TLS and proxies to httpx's defaults: no
-    proxy (``HTTPS_PROXY``, ``ALL_PROXY``, ... as httpx reads them) and no
-    ``SSL_CERT_FILE``/``SSL_CERT_DIR``."""
-    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
-        return False
-    return not urllib.request.getproxies()
+def environment_proxies() -> bool:
+    """Whether the environment names a proxy (``HTTPS_PROXY``, ``ALL_PROXY``, ...),
+    as httpx reads it."""
+    return bool(urllib.request.getproxies())
+
+
+def check_ca_environment() -> None:
+    """Raise now, as httpx does when it makes a client, if ``SSL_CERT_FILE``
+    names no file. (A missing ``SSL_CERT_DIR`` fails no earlier than a
+    handshake, with httpx as here.)"""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    if cafile and not os.path.isfile(cafile):
+        raise FileNotFoundError(errno.ENOENT, f"{os.strerror(errno.ENOENT)} (SSL_CERT_FILE)", cafile)
 
 
 class LazyTLSTransport(httpx.AsyncBaseTransport):
@@ -37,6 +46,7 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
     made (with a verifying SSL context) on the first https request."""
 
     def __init__(self, *, limits: httpx.Limits) -> None:
+        check_ca_environment()
         self._limits = limits
         # Never used for TLS (https goes to the other pool). Should a TLS
         # handshake ever reach it, a context with no trusted roots fails closed.
@@ -51,7 +61,10 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme == "https":
             if self._tls is None:
-                self._tls = httpx.AsyncHTTPTransport(verify=True, limits=self._limits)
+                try:
+                    self._tls = httpx.AsyncHTTPTransport(verify=True, limits=self._limits)
+                except OSError as exc:  # ssl.SSLError too: an SSL_CERT_FILE/DIR that does not load
+                    raise httpx.ConnectError(f"TLS set-up failed: {exc}", request=request) from exc
             return await self._tls.handle_async_request(request)
         return await self._plain.handle_async_request(request)
 
