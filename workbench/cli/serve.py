@@ -32,6 +32,8 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from workbench.core.hosts import is_loopback
+
 __all__ = [
     "DEFAULT_PORT",
     "LOOPBACK_NAMES",
@@ -93,15 +95,6 @@ def build_command(demo: bool) -> str:
     return shlex.join(argv)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _free_port(host: str) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -140,7 +133,7 @@ def websocket_origins(public_url: str, host: str, port: int) -> frozenset[str]:
     loopback name that reaches it: a browser counts each name as its own origin, and a
     user given ``127.0.0.1`` may well type ``localhost``."""
     origins = {origin_of(public_url)}
-    if _is_loopback(host):
+    if is_loopback(host):
         origins.update(origin_of(f"http://{name}:{port}") for name in _names_reaching(host))
     return frozenset(origins)
 
@@ -217,7 +210,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"workbench serve: --public-url: {exc}", file=sys.stderr)
         return 2
-    if not _is_loopback(args.host):
+    if not is_loopback(args.host):
         print(f"workbench serve: WARNING: listening on {args.host}, not loopback. The server has no "
               "authentication: anyone who can reach it can use the app with your profiles and secrets.",
               file=sys.stderr)

@@ -29,7 +29,6 @@ a ``ProfileError`` whose message names the file, the profile and the field.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -40,6 +39,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from pydantic_core import PydanticCustomError
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.hosts import is_loopback
 
 __all__ = [
     "PROVIDERS",
@@ -556,7 +556,7 @@ class Profile(_Model):
             )
         for field, url in self.endpoints().items():
             parts = urlsplit(url)
-            if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+            if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
                 notes.append(
                     f"profile '{self.name}': {self.provider}.{field} uses plain http to {parts.hostname}: "
                     "credentials and tokens travel unencrypted"
@@ -685,15 +685,6 @@ class Profile(_Model):
 
 
 # --------------------------------------------------------------------------- helpers
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _quoted(values: tuple[str, ...] | list[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
