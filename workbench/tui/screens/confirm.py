@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from workbench.tui.screens.dialog import DialogScreen
 
 __all__ = ["ConfirmScreen"]
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(DialogScreen[bool]):
     """Ask a question; dismissed with True (confirm) or False (cancel).
 
     The detail (a request preview, say) is shown as plain text: nothing in it is
@@ -23,20 +24,6 @@ class ConfirmScreen(ModalScreen[bool]):
 
     DEFAULT_CSS = """
     ConfirmScreen {
-        align: center middle;
-        & .dialog {
-            width: 80%;
-            max-width: 100;
-            height: auto;
-            max-height: 90%;
-            padding: 0 1;
-            background: $surface;
-            border: thick $primary;
-        }
-        & .dialog-title { text-style: bold; padding: 1 0; }
-        & .dialog-hint { color: $text-muted; padding: 1 0 0 0; }
-        & .dialog-buttons { height: auto; padding: 1 0 0 0; }
-        & .dialog-buttons Button { margin: 0 1 0 0; }
         & #confirm-dialog { border: thick $error; }
         & #confirm-detail { height: auto; max-height: 14; background: $boost; padding: 0 1; }
     }

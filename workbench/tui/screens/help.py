@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from workbench.tui.commands import APP_COMMANDS
+from workbench.tui.screens.dialog import DialogScreen
 
 __all__ = ["HelpScreen"]
 
@@ -28,25 +28,11 @@ def _key_label(key: str) -> str:
     return {"escape": "Esc", "enter": "Enter", "delete": "Del"}.get(key, key.replace("ctrl+", "Ctrl+"))
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DialogScreen[None]):
     """The keys and commands, grouped as the panes are."""
 
     DEFAULT_CSS = """
     HelpScreen {
-        align: center middle;
-        & .dialog {
-            width: 80%;
-            max-width: 100;
-            height: auto;
-            max-height: 90%;
-            padding: 0 1;
-            background: $surface;
-            border: thick $primary;
-        }
-        & .dialog-title { text-style: bold; padding: 1 0; }
-        & .dialog-hint { color: $text-muted; padding: 1 0 0 0; }
-        & .dialog-buttons { height: auto; padding: 1 0 0 0; }
-        & .dialog-buttons Button { margin: 0 1 0 0; }
         & #help-body { height: auto; max-height: 30; }
         & #help-intro { padding: 0 0 1 0; }
     }
