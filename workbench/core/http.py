@@ -55,6 +55,19 @@ def _origin_of_text(url: str) -> tuple[str, str, int]:
     return scheme, parsed.host.lower(), parsed.port or _DEFAULT_PORTS.get(scheme, 0)
 
 
+def check_http_url(field: str, url: str, *, what: str = "") -> httpx.URL:
+    """``url`` parsed, if it is an absolute http(s) URL; else ``ValueError``
+    naming ``field`` (and ``what`` it should be, if given): for the endpoints a
+    driver is given, where ``check_same_origin`` is for the links a server sends."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"{field}: not a URL ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{field}: must be an absolute http(s) URL{f' ({what})' if what else ''}, got {url!r}")
+    return parsed
+
+
 def check_same_origin(url: str | httpx.URL, allowed: Iterable[str | httpx.URL], *, provider: str = "http",
                       base: str | httpx.URL | None = None) -> httpx.URL:
     """``url`` (resolved against ``base`` when relative) if its scheme, host and

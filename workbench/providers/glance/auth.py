@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import httpx
-
 from workbench.core.auth import AccessToken, NoAuth, StaticToken, TokenAuth
 from workbench.core.errors import InvalidResponse, WorkbenchError
-from workbench.core.http import HttpCore, decode_json
+from workbench.core.http import HttpCore, check_http_url, decode_json
 from workbench.core.masking import MASK
 
 PROVIDER = "keystone"
@@ -182,12 +180,7 @@ class ProjectScope:
 def tokens_url(auth_url: str) -> str:
     """``{auth_url}/auth/tokens``, where ``auth_url`` is the Keystone v3 root
     (``https://keystone:5000/v3``); a root without the version gets ``/v3``."""
-    try:
-        url = httpx.URL(auth_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"auth_url: not a URL ({exc})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"auth_url: must be an absolute http(s) URL (the Keystone v3 URL), got {auth_url!r}")
+    url = check_http_url("auth_url", auth_url, what="the Keystone v3 URL")
     if url.query:
         raise ValueError("auth_url: must not carry a query string")
     base = str(url.copy_with(fragment=None)).rstrip("/")

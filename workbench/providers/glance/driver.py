@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from workbench.core.auth import Auth
 from workbench.core.errors import ApiError, InvalidResponse, WorkbenchError
-from workbench.core.http import HttpCore
+from workbench.core.http import HttpCore, check_http_url
 from workbench.core.images import ImageSummary
 from workbench.core.operations import GlanceStatusPoller, Operation, PollOutcome
 from workbench.core.requestlog import LogEntry, RequestLog
@@ -429,13 +429,7 @@ def _unwrap(image: Any) -> Any:
 
 
 def _check_endpoint(field: str, url: str) -> str:
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"{field}: not a URL ({exc})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"{field}: must be an absolute http(s) URL, got {url!r}")
-    if parsed.query:
+    if check_http_url(field, url).query:
         raise ValueError(f"{field}: must not carry a query string")
     return service_root(str(url))
 

@@ -29,7 +29,7 @@ import httpx
 
 from workbench.core.auth import Auth
 from workbench.core.errors import InvalidResponse
-from workbench.core.http import HttpCore
+from workbench.core.http import HttpCore, check_http_url
 from workbench.core.images import ImageSummary
 from workbench.core.operations import Operation, YandexOperationPoller, YandexResource
 from workbench.core.requestlog import RequestLog
@@ -305,12 +305,7 @@ def _check_folder_id(folder_id: str) -> None:
 
 
 def _check_endpoint(field: str, url: str) -> str:
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"{field}: not a URL ({exc})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"{field}: must be an absolute http(s) URL, got {url!r}")
+    check_http_url(field, url)
     return str(url).rstrip("/")
 
 
