@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
+import keyring
 import pytest
 
+from tests.memory_keyring import MemoryKeyring
 from workbench.sim.app import build_app, endpoints_document
 from workbench.sim.config import SimConfig
 from workbench.sim.context import SimContext
@@ -48,3 +52,15 @@ def sim_server(sim_config: SimConfig):
     """The simulator on a free loopback port, for real-HTTP tests."""
     with SimServer(sim_config) as server:
         yield server
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The OS keyring replaced by one in memory for the test (``keyring.set_keyring``), restored after."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)

@@ -12,7 +12,7 @@ import pytest
 from keyring.backends import fail
 
 from workbench.connect import Workspace, open_driver
-from workbench.core.operations import Operation, OperationStatus, PollOutcome, Poller
+from workbench.core.operations import Operation, OperationStatus, Poller, PollOutcome
 from workbench.core.requestlog import RequestLog
 from workbench.profiles import MissingSecret, NoSecureKeyring, Profile, SecretStore
 from workbench.profiles.importers import from_simulator
@@ -69,7 +69,7 @@ async def test_every_provider_and_auth_method_opens_and_lists(sim_app, sim_endpo
 
 
 async def test_secrets_are_read_when_the_driver_opens(sim_endpoints):
-    from tests.profiles.conftest import MemoryKeyring
+    from tests.memory_keyring import MemoryKeyring
 
     profile, secret_values = _profiles(sim_endpoints)["kusto"]
     previous = keyring.get_keyring()

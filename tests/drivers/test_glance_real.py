@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
 import uuid
 
 import httpx
 import pytest
 
+from tests.real_glance import real_glance_endpoint
 from workbench.core.auth import NoAuth
 from workbench.core.errors import ApiError
 from workbench.core.operations import OperationStatus, OperationTracker
@@ -31,21 +31,9 @@ pytestmark = pytest.mark.real_glance
 RUN_TAG = f"drv-test-{uuid.uuid4().hex[:10]}"
 
 
-def _real_endpoint() -> tuple[str | None, str]:
-    endpoint = os.environ.get("GLANCE_ENDPOINT", "").rstrip("/")
-    if not endpoint:
-        return None, ("GLANCE_ENDPOINT is not set: start a real Glance with shared/real-glance/start-glance.sh "
-                      "(.ci/run does) and export the GLANCE_ENDPOINT it prints")
-    try:
-        httpx.get(f"{endpoint}/versions", timeout=5).raise_for_status()
-    except httpx.HTTPError as error:
-        return None, f"GLANCE_ENDPOINT={endpoint} is not reachable: {error}"
-    return endpoint, ""
-
-
 @pytest.fixture(scope="module")
 def endpoint() -> str:
-    found, reason = _real_endpoint()
+    found, reason = real_glance_endpoint()
     if found is None:
         pytest.skip(reason)
     return found

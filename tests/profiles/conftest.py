@@ -1,37 +1,14 @@
-"""Fixtures for the profile tests: a private WORKBENCH_HOME and a real in-memory keyring."""
+"""Fixtures for the profile tests: a private WORKBENCH_HOME, no secrets from the environment, keyring's
+fail backend (``memory_keyring`` is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import os
 
 import keyring
-import keyring.errors
 import pytest
-from keyring.backend import KeyringBackend
 
 from workbench.profiles import ProfileStore, SecretStore
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps passwords in a dict (a stand-in OS keyring)."""
-
-    priority = 1  # keyring's "recommended" threshold, like the OS backends
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.entries[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError("no such password") from None
 
 
 @pytest.fixture(autouse=True)
@@ -40,18 +17,6 @@ def _no_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("WORKBENCH_SECRET_", "OS_")):
             monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def memory_keyring():
-    """Install a MemoryKeyring as *the* keyring (keyring.set_keyring), restore afterwards."""
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
+from tests.memory_keyring import MemoryKeyring
 from workbench.profiles import (
     MissingSecret,
     NoSecureKeyring,
@@ -21,8 +22,6 @@ from workbench.profiles import (
     env_var_name,
     keyring_key,
 )
-
-from .conftest import MemoryKeyring
 
 
 class FileKeyring(KeyringBackend):

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import keyring
 import pytest
 import uvicorn
 
@@ -347,34 +346,6 @@ def test_a_cli_session_never_shows_a_secret(canary_sim, tmp_path, report):
 
 
 # ============================================================================ the app
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
-
 async def test_an_app_session_never_shows_a_secret(canary_sim, tmp_path, memory_keyring, report, monkeypatch):
     from workbench.connect import Workspace
     from workbench.tui.app import WorkbenchApp

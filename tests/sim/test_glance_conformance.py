@@ -9,13 +9,13 @@ those parameters skip with the reason. Every image made here is named
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
+from tests.real_glance import real_glance_endpoint
 from workbench.sim.config import SimConfig
 from workbench.sim.server import SimServer
 
@@ -54,18 +54,6 @@ class Target:
             self.client.delete(f"/v2/images/{image_id}")
 
 
-def _real_endpoint() -> tuple[str | None, str]:
-    endpoint = os.environ.get("GLANCE_ENDPOINT", "").rstrip("/")
-    if not endpoint:
-        return None, ("GLANCE_ENDPOINT is not set: start a real Glance with shared/real-glance/start-glance.sh "
-                      "and export the GLANCE_ENDPOINT it prints")
-    try:
-        httpx.get(f"{endpoint}/versions", timeout=5).raise_for_status()
-    except httpx.HTTPError as error:
-        return None, f"GLANCE_ENDPOINT={endpoint} is not reachable: {error}"
-    return endpoint, ""
-
-
 @pytest.fixture(scope="module")
 def simulator():
     with SimServer(SimConfig(operation_polls=0)) as server:
@@ -79,7 +67,7 @@ def simulator():
 
 @pytest.fixture(scope="module")
 def real():
-    endpoint, reason = _real_endpoint()
+    endpoint, reason = real_glance_endpoint()
     if endpoint is None:
         pytest.skip(reason)
     client = httpx.Client(base_url=endpoint, headers={"Accept": "application/json"}, timeout=30)

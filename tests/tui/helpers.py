@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import keyring.errors
-from keyring.backend import KeyringBackend
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -29,7 +27,7 @@ from workbench.sim.config import SimConfig
 from workbench.sim.context import SimContext
 from workbench.tui.editors.base import EditorWidget, FieldError
 
-__all__ = ["BASE", "HeldResponses", "KustoRenameEditor", "MemoryKeyring", "SimWorkspace", "make_workspace", "plain",
+__all__ = ["BASE", "HeldResponses", "KustoRenameEditor", "SimWorkspace", "make_workspace", "plain",
            "wait_for"]
 
 BASE = "http://sim.test"
@@ -86,27 +84,6 @@ def plain(widget: Any) -> str:
         console = Console(width=300, color_system=None, record=True, file=devnull)
         console.print(content)
         return console.export_text()
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps passwords in memory (secure enough for a test)."""
-
-    priority = 10  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.passwords:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.passwords[(service, username)]
 
 
 class HeldResponses(httpx.AsyncBaseTransport):

@@ -15,7 +15,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from tests.tui.helpers import KustoRenameEditor, MemoryKeyring, SimWorkspace, make_workspace, plain, wait_for
+from tests.memory_keyring import MemoryKeyring
+from tests.tui.helpers import KustoRenameEditor, SimWorkspace, make_workspace, plain, wait_for
 from workbench.connect import Workspace
 from workbench.core.operations import OperationStatus
 from workbench.profiles.importers import from_simulator
@@ -458,7 +459,7 @@ async def test_add_test_and_remove_a_profile_with_the_form(sim: SimWorkspace, me
         errors = plain(screen.query_one("#form-errors"))
         assert "account_name" in errors
         assert screen.query_one("#field-account-name").has_class("-invalid")
-        assert not sim.workspace.profiles.exists("my-batch") and not memory_keyring.passwords
+        assert not sim.workspace.profiles.exists("my-batch") and not memory_keyring.entries
 
         # A wrong key: the test says auth failed.
         await fill(pilot, screen, {"field-account-name": batch["name"], "field-secret--account-key": "d3Jvbmc="})
@@ -473,7 +474,7 @@ async def test_add_test_and_remove_a_profile_with_the_form(sim: SimWorkspace, me
         await wait_for(pilot, lambda: screen.test_status is ProfileStatus.OK, "a passing test")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, ProfileFormScreen), "the form to close")
-        assert memory_keyring.passwords == {("workbench", "my-batch:account_key"): batch["key"]}
+        assert memory_keyring.entries == {("workbench", "my-batch:account_key"): batch["key"]}
         stored = (sim.workspace.profiles.directory / "my-batch.toml").read_text()
         assert batch["key"] not in stored
         assert "my-batch" in [entry.name for entry in app.profiles.entries()]
@@ -493,7 +494,7 @@ async def test_add_test_and_remove_a_profile_with_the_form(sim: SimWorkspace, me
         await pilot.press("y")
         await wait_for(pilot, lambda: "my-batch" not in [e.name for e in app.profiles.entries()], "the removal")
         assert not sim.workspace.profiles.exists("my-batch")
-        assert memory_keyring.passwords == {}
+        assert memory_keyring.entries == {}
         assert app.images.profile is None
     await sim.workspace.aclose()
 
@@ -559,7 +560,7 @@ async def test_adding_a_profile_under_a_taken_name_leaves_its_secret_alone(
                                    "field-account-name": batch["name"], "field-secret--account-key": "NEW-KEY"})
         await pilot.press("ctrl+s")
         # Neither the other profile's secret nor its file changed.
-        assert memory_keyring.passwords == {("workbench", "demo-batch:account_key"): "ORIGINAL-KEY"}
+        assert memory_keyring.entries == {("workbench", "demo-batch:account_key"): "ORIGINAL-KEY"}
         assert (store.directory / "demo-batch.toml").read_bytes() == before
         assert app.screen is screen
         assert "already exists" in plain(screen.query_one("#form-errors"))
@@ -577,7 +578,7 @@ async def test_adding_a_profile_under_a_taken_name_leaves_its_secret_alone(
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, ProfileFormScreen), "the form to close")
         assert store.exists("new-batch")
-        assert memory_keyring.passwords == {("workbench", "demo-batch:account_key"): "ORIGINAL-KEY",
+        assert memory_keyring.entries == {("workbench", "demo-batch:account_key"): "ORIGINAL-KEY",
                                             ("workbench", "new-batch:account_key"): "NEW-KEY"}
     await sim.workspace.aclose()
 
@@ -600,7 +601,7 @@ async def test_editing_a_profile_changed_elsewhere_leaves_its_secret_alone(
         assert "changed by someone else" in plain(screen.query_one("#form-errors"))
         assert app.screen is screen
         assert store.load("demo-kusto").description == "theirs"
-        assert memory_keyring.passwords == {("workbench", "demo-kusto:client_secret"): "ORIGINAL-SECRET"}
+        assert memory_keyring.entries == {("workbench", "demo-kusto:client_secret"): "ORIGINAL-SECRET"}
     await sim.workspace.aclose()
 
 
@@ -685,5 +686,5 @@ async def test_a_secret_the_keyring_refuses_after_the_save_can_be_stored_again(
         keyring.set_keyring(memory_keyring)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, ProfileFormScreen), "the form to close")
-        assert memory_keyring.passwords == {("workbench", "locked-batch:account_key"): batch["key"]}
+        assert memory_keyring.entries == {("workbench", "locked-batch:account_key"): batch["key"]}
     await sim.workspace.aclose()
