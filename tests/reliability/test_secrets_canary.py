@@ -30,7 +30,6 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -40,14 +39,13 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-import uvicorn
 
 from workbench.profiles import Profile, ProfileStore, SecretStore
 from workbench.profiles.secrets import SERVICE, env_var_name, keyring_key
-from workbench.sim.app import build_app, endpoints_document
 from workbench.sim.config import SimConfig
 from workbench.sim.context import SimContext
 from workbench.sim.demo import DemoIdentity
+from workbench.sim.server import SimServer
 
 from .conftest import is_long
 
@@ -113,18 +111,8 @@ class CanarySim:
                               yandex_oauth_token=f"y0_{self.canary}-oauth", batch_key=self.batch_key,
                               sa_private=private, sa_public=public)
         self.context = SimContext(SimConfig(operation_polls=1, operation_retry_after=0), demo=demo)
-        app = build_app(context=self.context)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off",
-                                timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the simulator did not start"
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.endpoints = endpoints_document(f"http://127.0.0.1:{port}", self.context)
+        self.server = SimServer(log_level="error", context=self.context).start()
+        self.endpoints = self.server.endpoints
         tokens = self.context.tokens
         lifetime = 24 * 3600
         self.static = {
@@ -137,8 +125,7 @@ class CanarySim:
         self.private_key = private
 
     def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.server.stop()
 
     # -- profiles ---------------------------------------------------------------------
     def profiles(self) -> list[tuple[Profile, dict[str, str]]]:

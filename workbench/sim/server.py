@@ -52,11 +52,13 @@ class SimServer:
     """The simulator on ``host:port`` in a background thread (port 0: any free port).
 
     Use as a context manager; ``endpoints`` is the same document ``workbench sim`` prints.
+    ``context`` serves a context made beforehand (other demo identities, say)
+    instead of a fresh one of ``config``.
     """
 
     def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
-        self.context = SimContext(config or SimConfig())
+                 log_level: str = "warning", *, context: SimContext | None = None) -> None:
+        self.context = context if context is not None else SimContext(config or SimConfig())
         self.app = build_app(context=self.context)
         self.host = host
         self._server = _Server(_uvicorn_config(self.app, host, port, log_level), None)
