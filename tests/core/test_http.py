@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from tests.waits import Waits
 from workbench.core.auth import AccessToken, NoAuth, StaticToken, TokenAuth
 from workbench.core.errors import ApiError, AuthError, InvalidResponse, TransportError
 from workbench.core.http import HttpCore, check_same_origin
@@ -16,16 +17,6 @@ from workbench.core.requestlog import RequestLog
 from workbench.core.retry import RetryPolicy, parse_retry_after
 
 BASE = "https://api.test"
-
-
-class Waits:
-    """An injectable sleep that records what it was asked to wait."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def core(handler, *, waits: Waits | None = None, log: RequestLog | None = None, **retry) -> HttpCore:

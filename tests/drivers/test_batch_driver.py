@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.waits import Waits
 from workbench.core.errors import ApiError, AuthError, InvalidResponse
 from workbench.core.http import HttpCore
 from workbench.core.retry import RetryPolicy
@@ -47,20 +48,6 @@ WRONG_KEY = base64.b64encode(b"canary-wrong-batch-key-0123456789abcdef").decode(
 @pytest.fixture
 def sim_config() -> SimConfig:
     return SimConfig(seed_images=SEEDED)
-
-
-class Waits:
-    """A RetryPolicy sleep that records the waits (and may act on each) instead of waiting."""
-
-    def __init__(self, on_wait=None) -> None:
-        self.waits: list[float] = []
-        self.on_wait = on_wait
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if self.on_wait is not None:
-            self.on_wait()
-        await asyncio.sleep(0)
 
 
 def shared_key(endpoints: dict, *, transport=None, retry: RetryPolicy | None = None, key: str | None = None,

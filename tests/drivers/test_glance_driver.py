@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.waits import Waits
 from workbench.core.auth import NoAuth
 from workbench.core.http import HttpCore
 from workbench.core.errors import ApiError, AuthError, InvalidResponse, TransportError
@@ -51,22 +52,6 @@ CIRROS = "1bea47ed-f6a9-463b-b423-14b9cca9ad27"  # public, from the API referenc
 
 
 # -- helpers ---------------------------------------------------------------------------------
-class Waits:
-    """The retry policy's sleep: records each wait instead of sleeping, and
-    can run a step (turning faults off) after a given number of waits."""
-
-    def __init__(self, after: int | None = None, then=None) -> None:
-        self.waits: list[float] = []
-        self.after = after
-        self.then = then
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if self.then is not None and len(self.waits) == self.after:
-            await self.then()
-        await asyncio.sleep(0)
-
-
 def connect(server: SimServer, flavour: str = "glance", *, retry: RetryPolicy | None = None,
             **options) -> GlanceDriver:
     doc = server.endpoints

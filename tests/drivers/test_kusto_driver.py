@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.waits import Waits
 from workbench.core.errors import ApiError, AuthError
 from workbench.core.operations import Operation, OperationStatus, OperationTracker
 from workbench.core.retry import RetryPolicy
@@ -37,20 +38,6 @@ CANARY_TOKEN = "canary-static-token-5b1f0e9d2c"
 def sim_config() -> SimConfig:
     return SimConfig(operation_polls=2, operation_retry_after=0, seed_images=SEEDED,
                      extra={"kusto_page_size": PAGE_SIZE})
-
-
-class Waits:
-    """A RetryPolicy sleep that records the waits (and may act on each) instead of waiting."""
-
-    def __init__(self, on_wait=None) -> None:
-        self.waits: list[float] = []
-        self.on_wait = on_wait
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if self.on_wait is not None:
-            self.on_wait()
-        await asyncio.sleep(0)
 
 
 def credential(endpoints: dict, secret: str | None = None) -> AzureCredential:

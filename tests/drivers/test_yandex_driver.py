@@ -19,6 +19,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.waits import Waits
 from workbench.core.errors import ApiError, AuthError, TransportError
 from workbench.core.operations import Operation, OperationStatus, OperationTracker
 from workbench.core.retry import RetryPolicy
@@ -41,22 +42,6 @@ UBUNTU_URI = "https://storage.yandexcloud.net/images-bucket/ubuntu-22.04.qcow2"
 
 
 # -- helpers ---------------------------------------------------------------------------------
-class Waits:
-    """The retry policy's sleep: records each wait instead of sleeping, and
-    can run a step (turning faults off) after a given number of waits."""
-
-    def __init__(self, after: int | None = None, then=None) -> None:
-        self.waits: list[float] = []
-        self.after = after
-        self.then = then
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if self.then is not None and len(self.waits) == self.after:
-            await self.then()
-        await asyncio.sleep(0)
-
-
 def connect(server: SimServer, *, retry: RetryPolicy | None = None, **credentials) -> YandexDriver:
     doc = server.endpoints
     credentials = credentials or {"oauth_token": doc["yandex_credentials"]["oauth_token"]}

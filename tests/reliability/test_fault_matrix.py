@@ -29,7 +29,6 @@ The counts of every cell go to the reliability report.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import random
 from collections import Counter
@@ -40,6 +39,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.waits import Waits
 from workbench.connect import open_driver
 from workbench.core.errors import ApiError, WorkbenchError
 from workbench.core.operations import Operation, OperationStatus, OperationTracker
@@ -89,17 +89,6 @@ async def set_faults(server: SimServer, **settings: Any) -> None:
 
 
 # ============================================================================ one cell
-class Waits:
-    """The retry policy's sleep: records every wait (not sleeping it out)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
-
-
 @dataclass
 class Cell:
     server: SimServer
